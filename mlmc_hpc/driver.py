@@ -1,0 +1,159 @@
+"""Giles' adaptive MLMC driver (``mlmc.m`` / ``mlmc.cpp`` v1.0), pure.
+
+The driver sees only per-level sums (:class:`~mlmc_hpc.sums.LevelSums`) returned by
+an executor for the extra samples it asks for; it knows nothing about options,
+MPI or GPUs. Given the same executor results it takes the same decisions, because
+the cost per sample is the deterministic timestep count, never wall time.
+
+Complexity theorem: Giles, Acta Numerica 24 (2015), Theorem 1; algorithm: ibid.,
+Algorithm 1, with the variance split theta of section 3.3.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from .estimators import (
+    bias_target,
+    estimate_rates,
+    extra_samples,
+    floor_estimates,
+    nearly_converged,
+    optimal_samples,
+    remaining_bias,
+)
+from .sums import LevelSums
+
+
+@dataclass(frozen=True)
+class MLMCSettings:
+    eps: float
+    Lmin: int = 2
+    Lmax: int = 20
+    N0: int = 10000
+    theta: float = 0.25
+    M: int = 2
+    alpha: float | None = None
+    beta: float | None = None
+    gamma: float | None = None
+
+
+class LevelExecutor(Protocol):
+    def sample(self, extra: Sequence[int]) -> list[LevelSums]:
+        """Sums of ``extra[l]`` new samples on each level l (empty sums where 0)."""
+        ...
+
+
+@dataclass
+class IterationRecord:
+    extra: list[int]  # samples added per level in this iteration
+    L: int  # finest level after the iteration's decisions
+    bias: float  # remaining-bias estimate (NaN when the bias test did not run)
+    variance: float  # estimator variance sum V_l / N_l after the iteration
+    seconds: float  # wall time of the iteration
+
+
+@dataclass
+class MLMCEstimate:
+    price: float
+    std_error: float
+    converged: bool
+    levels: list[LevelSums]
+    alpha: float
+    beta: float
+    gamma: float
+    iterations: list[IterationRecord] = field(default_factory=list)
+
+    @property
+    def L(self) -> int:
+        return len(self.levels) - 1
+
+
+def level_statistics(levels: Sequence[LevelSums]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """|mean Y_l|, V_l and cost per sample C_l of the levels sampled so far."""
+    means = np.array([abs(lv.mean) for lv in levels])
+    variances = np.array([lv.variance for lv in levels])
+    costs = np.array([lv.cost / lv.n for lv in levels])
+    return means, variances, costs
+
+
+def estimator_variance(levels: Sequence[LevelSums]) -> float:
+    """sum_l V_l / N_l."""
+    return float(sum(lv.variance / lv.n for lv in levels if lv.n))
+
+
+def run_mlmc(
+    executor: LevelExecutor,
+    settings: MLMCSettings,
+    progress: Callable[[IterationRecord], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> MLMCEstimate:
+    """Adaptive MLMC to RMS error eps; see the module docstring for the references."""
+    s = settings
+    fixed = (s.alpha, s.beta, s.gamma)
+    alpha, beta, gamma = (0.0 if rate is None else rate for rate in fixed)
+    levels = [LevelSums() for _ in range(s.Lmin + 1)]
+    extra = np.full(s.Lmin + 1, s.N0, dtype=np.int64)
+    iterations: list[IterationRecord] = []
+    converged = False
+
+    while extra.sum() > 0:
+        started = time.perf_counter()
+        taken = [int(x) for x in extra]
+        for level, batch in zip(levels, executor.sample(taken)):
+            level.merge(batch)
+        done = np.array([lv.n for lv in levels])
+
+        means, variances, costs = level_statistics(levels)
+        means, variances = floor_estimates(means, variances, alpha, beta)
+        alpha, beta, gamma = estimate_rates(means, variances, costs, fixed)
+        extra = extra_samples(optimal_samples(variances, costs, s.eps, s.theta), done)
+
+        bias = math.nan
+        stop = False
+        if nearly_converged(extra, done):
+            bias = remaining_bias(means, alpha)
+            converged = bias <= bias_target(s.eps, s.theta)
+            if not converged and len(levels) - 1 == s.Lmax:
+                if warn:
+                    warn(
+                        f"failed to achieve weak convergence: bias estimate {bias:.3e} > "
+                        f"{bias_target(s.eps, s.theta):.3e} at Lmax = {s.Lmax}"
+                    )
+                stop = True
+            elif not converged:
+                levels.append(LevelSums())
+                variances = np.append(variances, variances[-1] / 2.0**beta)
+                costs = np.append(costs, costs[-1] * 2.0**gamma)
+                done = np.append(done, 0)
+                extra = extra_samples(optimal_samples(variances, costs, s.eps, s.theta), done)
+
+        record = IterationRecord(
+            extra=taken,
+            L=len(levels) - 1,
+            bias=bias,
+            variance=estimator_variance(levels),
+            seconds=time.perf_counter() - started,
+        )
+        iterations.append(record)
+        if progress:
+            progress(record)
+        if stop:
+            break
+
+    return MLMCEstimate(
+        price=float(sum(lv.mean for lv in levels)),
+        std_error=math.sqrt(estimator_variance(levels)),
+        converged=converged,
+        levels=levels,
+        alpha=alpha,
+        beta=beta,
+        gamma=gamma,
+        iterations=iterations,
+    )

@@ -1,0 +1,106 @@
+"""Small pure functions of Giles' adaptive MLMC algorithm.
+
+References: M.B. Giles, "Multilevel Monte Carlo methods", Acta Numerica 24 (2015),
+Algorithm 1 and section 2.2; and the driver ``mlmc.m`` / ``mlmc.cpp`` (v1.0) whose
+conventions these follow: rates are log2 of per-level decay factors, regressed on
+levels 1..L and clamped at 0.5.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+MIN_RATE = 0.5
+
+
+def regression_slope(values: Sequence[float]) -> float:
+    """Least-squares slope of log2(values[l]) against l for l = 1..L (values[0] ignored)."""
+    levels = np.arange(1, len(values), dtype=np.float64)
+    positive = np.maximum(np.asarray(values[1:], dtype=np.float64), np.finfo(np.float64).tiny)
+    logs = np.log2(positive)
+    if len(levels) < 2:
+        raise ValueError("need at least levels 1 and 2 to regress a rate")
+    design = np.vstack([levels, np.ones_like(levels)]).T
+    slope, _ = np.linalg.lstsq(design, logs, rcond=None)[0]
+    return float(slope)
+
+
+def estimate_rates(
+    means: Sequence[float],
+    variances: Sequence[float],
+    costs: Sequence[float],
+    fixed: tuple[float | None, float | None, float | None] = (None, None, None),
+) -> tuple[float, float, float]:
+    """alpha, beta, gamma: |E Y_l| ~ 2^-alpha l, V_l ~ 2^-beta l, C_l ~ 2^gamma l.
+
+    A rate given in ``fixed`` is used as is; the others come from the regression
+    on levels 1..L, clamped to >= 0.5 as in Giles' code.
+    """
+    alpha, beta, gamma = fixed
+    if alpha is None:
+        alpha = max(MIN_RATE, -regression_slope(means))
+    if beta is None:
+        beta = max(MIN_RATE, -regression_slope(variances))
+    if gamma is None:
+        gamma = max(MIN_RATE, regression_slope(costs))
+    return alpha, beta, gamma
+
+
+def floor_estimates(
+    means: Sequence[float], variances: Sequence[float], alpha: float, beta: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """For l >= 2: m_l >= m_{l-1} / (2 * 2^alpha) and V_l >= V_{l-1} / (2 * 2^beta).
+
+    Guards against zero (or tiny) estimates on fine levels with few samples; applied
+    in increasing l so a floor propagates, exactly as ``mlmc.m`` does.
+    """
+    m = np.array(means, dtype=np.float64)
+    v = np.array(variances, dtype=np.float64)
+    for level in range(2, len(m)):
+        m[level] = max(m[level], 0.5 * m[level - 1] / 2.0**alpha)
+        v[level] = max(v[level], 0.5 * v[level - 1] / 2.0**beta)
+    return m, v
+
+
+def optimal_samples(
+    variances: Sequence[float], costs: Sequence[float], eps: float, theta: float
+) -> np.ndarray:
+    """N_l = ceil( sqrt(V_l / C_l) * sum_k sqrt(V_k C_k) / ((1 - theta) eps^2) ).
+
+    Minimises total cost sum N_l C_l subject to sum V_l / N_l <= (1 - theta) eps^2.
+    """
+    v = np.asarray(variances, dtype=np.float64)
+    c = np.asarray(costs, dtype=np.float64)
+    total = np.sum(np.sqrt(v * c))
+    return np.ceil(np.sqrt(v / c) * total / ((1.0 - theta) * eps**2)).astype(np.int64)
+
+
+def extra_samples(targets: Sequence[int], done: Sequence[int]) -> np.ndarray:
+    """dN_l = max(0, N_l - N_l_done)."""
+    return np.maximum(0, np.asarray(targets, dtype=np.int64) - np.asarray(done, dtype=np.int64))
+
+
+def nearly_converged(extra: Sequence[int], done: Sequence[int], fraction: float = 0.01) -> bool:
+    """True when no level needs more than ``fraction`` extra samples."""
+    return not np.any(np.asarray(extra) > fraction * np.asarray(done))
+
+
+def remaining_bias(means: Sequence[float], alpha: float) -> float:
+    """Weak-error estimate max_{k=0,1,2} m_{L-k} 2^(-k alpha) / (2^alpha - 1)."""
+    m = np.asarray(means, dtype=np.float64)
+    last = m[-1:-4:-1]  # m_L, m_{L-1}, m_{L-2}
+    weights = 2.0 ** (-alpha * np.arange(len(last)))
+    return float(np.max(last * weights) / (2.0**alpha - 1.0))
+
+
+def bias_target(eps: float, theta: float) -> float:
+    """Largest bias allowed: sqrt(theta) eps."""
+    return math.sqrt(theta) * eps
+
+
+def variance_target(eps: float, theta: float) -> float:
+    """Largest estimator variance allowed: (1 - theta) eps^2."""
+    return (1.0 - theta) * eps**2

@@ -1,0 +1,120 @@
+"""The run result: in memory, and as the HDF5 file that is its public contract.
+
+``RunResult.save(path)`` writes atomically (temp file beside the target, then
+``os.replace``) and ``RunResult.load(path)`` reads back an equal object, so code
+that inspects results never cares which of the two it holds.
+
+HDF5 layout (documented in the README):
+  /                  attrs: price, std_error, eps, converged, L, wall_time_s, backend,
+                     n_workers, seed, config, package_version, created, reference_price,
+                     name, theta, M, alpha, beta, gamma, batch_timesteps, world_size,
+                     mpi_version, worker_devices
+  /levels/*          length L+1: n_samples, mean, variance, cost_per_sample, timesteps,
+                     compute_time_s, mean_pf, variance_pf, kurtosis, sums (L+1 x 8)
+  /iterations/*      one row per iteration: samples_added (iter x L+1), L,
+                     bias_estimate, variance_estimate, seconds
+  /batches/*         one row per batch: level, batch, n_samples, worker, host,
+                     start_s, end_s, compute_s
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT_ATTRS = (
+    "price", "std_error", "eps", "converged", "L", "wall_time_s", "backend", "n_workers",
+    "seed", "config", "package_version", "created", "reference_price", "name", "theta", "M",
+    "alpha", "beta", "gamma", "batch_timesteps", "world_size", "mpi_version", "worker_devices",
+)  # fmt: skip
+LEVEL_FIELDS = (
+    "n_samples", "mean", "variance", "cost_per_sample", "timesteps", "compute_time_s",
+    "mean_pf", "variance_pf", "kurtosis", "sums",
+)  # fmt: skip
+ITERATION_FIELDS = ("samples_added", "L", "bias_estimate", "variance_estimate", "seconds")
+
+
+@dataclass
+class RunResult:
+    price: float
+    std_error: float
+    eps: float
+    converged: bool
+    L: int
+    wall_time_s: float
+    backend: str
+    n_workers: int
+    seed: int
+    config: str
+    package_version: str
+    created: str
+    reference_price: float
+    name: str
+    theta: float
+    M: int
+    alpha: float
+    beta: float
+    gamma: float
+    batch_timesteps: int
+    world_size: int = 1
+    mpi_version: str = ""
+    worker_devices: str = ""
+    levels: dict[str, np.ndarray] = field(default_factory=dict)
+    iterations: dict[str, np.ndarray] = field(default_factory=dict)
+    batches: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def save(self, path: str | Path) -> Path:
+        """Write atomically; the target is replaced only by a complete file."""
+        import h5py
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            with h5py.File(temporary, "w") as h5:
+                for name in ROOT_ATTRS:
+                    h5.attrs[name] = getattr(self, name)
+                for group_name in ("levels", "iterations", "batches"):
+                    group = h5.create_group(group_name)
+                    for key, values in getattr(self, group_name).items():
+                        values = np.asarray(values)
+                        if values.dtype.kind == "U":
+                            values = values.astype(h5py.string_dtype())
+                        group.create_dataset(key, data=values)
+            os.replace(temporary, path)
+        finally:
+            if temporary.exists():
+                temporary.unlink()
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunResult:
+        import h5py
+
+        with h5py.File(path, "r") as h5:
+            values: dict[str, Any] = {}
+            for f in fields(cls):
+                if f.name in ("levels", "iterations", "batches"):
+                    group = h5.get(f.name, {})
+                    values[f.name] = {key: _decoded(group[key][()]) for key in group}
+                elif f.name in h5.attrs:
+                    values[f.name] = _plain(h5.attrs[f.name])
+        return cls(**values)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _decoded(values: np.ndarray) -> np.ndarray:
+    if values.dtype.kind in ("O", "S"):
+        return np.array([v.decode() if isinstance(v, bytes) else v for v in values])
+    return values
