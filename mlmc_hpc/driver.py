@@ -106,7 +106,7 @@ def run_mlmc(
     while extra.sum() > 0:
         started = time.perf_counter()
         taken = [int(x) for x in extra]
-        for level, batch in zip(levels, executor.sample(taken)):
+        for level, batch in zip(levels, executor.sample(taken), strict=True):
             level.merge(batch)
         done = np.array([lv.n for lv in levels])
 
