@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install mlmc_hpc with its test extras into .venv (created if missing) and run
+# every check: ruff lint and format, the pytest suite, and the MPI tests under
+# mpiexec -n 2 and -n 4. Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,mpi]"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/python -m pytest -q
