@@ -10,3 +10,8 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/python -m pytest -q
+# MPI tests in-process under real MPI; timeouts make a hang fail instead of stall.
+for ranks in 2 4; do
+  timeout 300 .venv/bin/mpiexec -n "$ranks" .venv/bin/python -m pytest -q --with-mpi \
+    -p no:cacheprovider tests/test_mpi_executor.py
+done

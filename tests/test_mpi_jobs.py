@@ -1,0 +1,108 @@
+"""Whole MPI jobs under mpiexec (subprocesses with timeouts, so a hang fails the test)."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
+pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not found (install the mpi extra)")
+
+
+def mpirun(n, *args, env=None, timeout=120):
+    return subprocess.run(
+        [MPIEXEC, "-n", str(n), sys.executable, "-m", "mlmc_hpc", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def contents(path):
+    """Every attribute and dataset except timings, hosts and rank-count facts."""
+    skip_attrs = {"wall_time_s", "created", "n_workers", "world_size", "worker_devices"}
+    with h5py.File(path) as h5:
+        attrs = {k: v for k, v in h5.attrs.items() if k not in skip_attrs}
+        data = {
+            f"{g}/{k}": h5[g][k][()]
+            for g in ("levels", "iterations")
+            for k in h5[g]
+            if k not in ("compute_time_s", "seconds")
+        }
+    return attrs, data
+
+
+def test_bit_identical_on_any_rank_count(tmp_path):
+    args = ("--config", "configs/tsla.yaml", "--eps", "0.02", "--quiet",
+            "--set", "run.batch_timesteps=200000")  # fmt: skip
+    reference = None
+    for n in (1, 2, 3, 4):
+        out = tmp_path / f"n{n}" / "r.h5"  # same path text: the stored config must match
+        done = mpirun(n, *args, "--output", str(out))
+        assert done.returncode == 0, done.stderr
+        attrs, data = contents(out)
+        with h5py.File(out) as h5:
+            assert h5.attrs["world_size"] == n and h5.attrs["n_workers"] == max(1, n - 1)
+        if reference is None:
+            reference = attrs, data
+            continue
+        assert attrs.keys() == reference[0].keys()
+        for key, value in attrs.items():
+            assert value == reference[0][key] or np.isnan(value) and np.isnan(reference[0][key]), (
+                key
+            )
+        for key, value in data.items():
+            assert np.array_equal(value, reference[1][key], equal_nan=value.dtype.kind == "f"), key
+
+
+def test_batches_table_covers_every_batch_once(tmp_path):
+    out = tmp_path / "b.h5"
+    done = mpirun(3, "--eps", "0.02", "--set", "run.batch_timesteps=100000", "--output", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "workers busy" in done.stderr and "master idle" in done.stderr
+    with h5py.File(out) as h5:
+        level, batch = h5["batches/level"][()], h5["batches/batch"][()]
+        pairs = set(zip(level.tolist(), batch.tolist(), strict=True))
+        assert len(pairs) == len(level)  # no batch twice
+        for l in range(int(h5.attrs["L"]) + 1):  # batch indices 0..k-1 on every level
+            assert sorted(batch[level == l].tolist()) == list(range(int((level == l).sum())))
+            n = h5["batches/n_samples"][()][level == l].sum()
+            assert n == h5["levels/n_samples"][l]
+            assert h5["levels/compute_time_s"][l] == pytest.approx(
+                h5["batches/compute_s"][()][level == l].sum()
+            )
+        assert set(h5["batches/worker"][()].tolist()) <= {1, 2}
+        assert np.all(h5["batches/end_s"][()] >= h5["batches/start_s"][()])
+        assert h5.attrs["mpi_version"].startswith("MPICH") or h5.attrs["mpi_version"]
+        assert h5.attrs["worker_devices"] == "cpu,cpu"
+
+
+def test_worker_exception_ends_the_job_with_its_traceback(tmp_path):
+    out = tmp_path / "f.h5"
+    done = mpirun(3, "--eps", "0.02", "--output", str(out),
+                  env={"MLMC_HPC_FAULT_INJECTION": "raise:2"}, timeout=60)  # fmt: skip
+    assert done.returncode != 0
+    assert "worker 2 of 3 on " in done.stderr
+    assert "RuntimeError: injected fault for testing" in done.stderr
+    assert not out.exists()
+
+
+def test_killed_worker_ends_the_job_without_hanging(tmp_path):
+    out = tmp_path / "k.h5"
+    done = mpirun(3, "--eps", "0.02", "--output", str(out),
+                  env={"MLMC_HPC_FAULT_INJECTION": "kill:1"}, timeout=60)  # fmt: skip
+    assert done.returncode != 0
+    assert not out.exists()
+
+
+def test_bad_config_under_mpi_is_one_line_and_exit_2(tmp_path):
+    out = tmp_path / "x.h5"
+    done = mpirun(3, "--eps", "-1", "--output", str(out), timeout=60)
+    assert done.returncode == 2
+    assert done.stderr == "config error: mlmc.eps must be > 0, got -1\n"
+    assert not out.exists()
