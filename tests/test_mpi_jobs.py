@@ -15,10 +15,10 @@ MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shut
 pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not found (install the mpi extra)")
 
 
-def mpirun(n, *args, env=None, timeout=120):
+def mpirun(n, *args, env=None, timeout=120, cwd=ROOT):
     return subprocess.run(
         [MPIEXEC, "-n", str(n), sys.executable, "-m", "mlmc_hpc", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        capture_output=True, text=True, timeout=timeout, cwd=cwd,
         env={**os.environ, **(env or {})},
     )  # fmt: skip
 
@@ -38,12 +38,13 @@ def contents(path):
 
 
 def test_bit_identical_on_any_rank_count(tmp_path):
-    args = ("--config", "configs/tsla.yaml", "--eps", "0.02", "--quiet",
+    args = ("--config", str(ROOT / "configs/tsla.yaml"), "--eps", "0.02", "--quiet",
             "--set", "run.batch_timesteps=200000")  # fmt: skip
     reference = None
     for n in (1, 2, 3, 4):
+        (tmp_path / f"n{n}").mkdir()
         out = tmp_path / f"n{n}" / "r.h5"  # same path text: the stored config must match
-        done = mpirun(n, *args, "--output", str(out))
+        done = mpirun(n, *args, "--output", "r.h5", cwd=out.parent)
         assert done.returncode == 0, done.stderr
         attrs, data = contents(out)
         with h5py.File(out) as h5:
