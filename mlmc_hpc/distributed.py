@@ -146,7 +146,7 @@ class MPIExecutor(BatchExecutor):
         return sums, int(level), int(batch), float(start), float(end), float(seconds)
 
     def close(self) -> None:
-        """Tell every worker to stop (zero-size message, tag STOP)."""
+        """Tell every worker to stop (a task-shaped message with tag STOP)."""
         empty = np.zeros(3, dtype=np.int64)
         for worker in range(1, self.n_workers + 1):
             self.comm.Send(empty, dest=worker, tag=TAG_STOP)

@@ -64,8 +64,14 @@ def run_command(args: argparse.Namespace) -> int:
     progress, warn = reporters(config, args.quiet)
     executor = serial_executor(config)
     result = price(config, executor, progress, warn, mpi_version=mpi_library_version())
+    return save_and_report(result, config, args)
+
+
+def save_and_report(result, config: Config, args: argparse.Namespace) -> int:
+    """Write the HDF5 file atomically, then print the summary (rank 0 or a lone process)."""
     result.save(config.run.output)
     emit_summary(result, config.run.output, args.json)
+    sys.stdout.flush()
     return EXIT_OK
 
 
@@ -159,7 +165,4 @@ def master(comm, args: argparse.Namespace) -> int:
         comm.Abort(EXIT_FAILURE)
         return EXIT_FAILURE
     executor.close()
-    result.save(config.run.output)
-    emit_summary(result, config.run.output, args.json)
-    sys.stdout.flush()
-    return EXIT_OK
+    return save_and_report(result, config, args)

@@ -66,14 +66,18 @@ class LevelSums:
     def mean(self) -> float:
         return float(self.totals[Y1] / self.totals[N]) if self.n else 0.0
 
-    @property
-    def variance(self) -> float:
-        """Unbiased sample variance of Y: (sum Y^2 - n mean^2) / (n - 1), floored at 0."""
+    def _unbiased_variance(self, first: int, second: int) -> float:
+        """(sum X^2 - sum X * mean) / (n - 1), floored at 0; 0 for fewer than 2 samples."""
         n = self.n
         if n < 2:
             return 0.0
         t = self.totals
-        return max(0.0, float((t[Y2] - t[Y1] * (t[Y1] / n)) / (n - 1)))
+        return max(0.0, float((t[second] - t[first] * (t[first] / n)) / (n - 1)))
+
+    @property
+    def variance(self) -> float:
+        """Unbiased sample variance of Y = Pf - Pc."""
+        return self._unbiased_variance(Y1, Y2)
 
     @property
     def mean_pf(self) -> float:
@@ -81,11 +85,8 @@ class LevelSums:
 
     @property
     def variance_pf(self) -> float:
-        n = self.n
-        if n < 2:
-            return 0.0
-        t = self.totals
-        return max(0.0, float((t[PF2] - t[PF1] * (t[PF1] / n)) / (n - 1)))
+        """Unbiased sample variance of Pf."""
+        return self._unbiased_variance(PF1, PF2)
 
     @property
     def kurtosis(self) -> float:
