@@ -11,9 +11,10 @@ import numpy as np
 
 from . import __version__
 from .backend import make_sampler, resolve_batch_timesteps
+from .checkpoint import Resume, checkpoint_group
 from .config import Config
-from .driver import IterationRecord, MLMCEstimate, run_mlmc
-from .executor import BATCH_FIELDS, BatchExecutor, SerialExecutor
+from .driver import DriverState, IterationRecord, MLMCEstimate, initial_state, run_mlmc
+from .executor import BATCH_FIELDS, BatchExecutor, Outcome, SerialExecutor, StoppedEarlyError
 from .options import reference_price
 from .results import RunResult
 
@@ -41,12 +42,47 @@ def price(
     warn: Callable[[str], None] | None = None,
     world_size: int = 1,
     mpi_version: str = "",
+    resume: Resume | None = None,
+    checkpoint_path: str | None = None,
 ) -> RunResult:
-    """Run the adaptive MLMC loop on ``executor`` and assemble the full result."""
+    """Run (or continue) the adaptive loop on ``executor`` and assemble the full result.
+
+    With ``checkpoint_path`` the unfinished result is rewritten there after every
+    iteration. If the executor is told to stop, the returned result is unfinished and
+    ``interrupted``, with a checkpoint holding the batches already computed.
+    """
     started = time.perf_counter()
-    estimate = run_mlmc(executor, config.mlmc, progress=progress, warn=warn)
-    wall = time.perf_counter() - started
-    return assemble(config, estimate, executor, wall, world_size, mpi_version)
+    previous_s, resumed = 0.0, 0
+    state = initial_state(config.mlmc)
+    if resume is not None:
+        state, previous_s, resumed = resume.state, resume.elapsed_s, resume.resumed
+        executor.planner.next_batch = list(resume.next_batch)
+        executor.carried = {
+            (task.level, task.batch): (task, sums, s) for task, sums, s in resume.pending
+        }
+        executor.continue_from(resume.records, previous_s)
+    saved_next_batch = list(executor.planner.next_batch)
+
+    def snapshot(pending: list[Outcome], reason: str = "") -> RunResult:
+        group = checkpoint_group(state, saved_next_batch, pending)
+        flags = dict(finished=False, interrupted=bool(reason), stop_reason=reason, resumed=resumed)
+        elapsed = previous_s + time.perf_counter() - started
+        return assemble(config, state.estimate(), executor, elapsed, world_size, mpi_version,
+                        flags, group)  # fmt: skip
+
+    def save_checkpoint(current: DriverState) -> None:
+        nonlocal saved_next_batch
+        saved_next_batch = list(executor.planner.next_batch)
+        if checkpoint_path and not current.finished:
+            snapshot([]).save(checkpoint_path)
+
+    try:
+        estimate = run_mlmc(executor, config.mlmc, progress, warn, state, save_checkpoint)
+    except StoppedEarlyError as stop:
+        return snapshot(stop.outcomes, stop.reason)
+    elapsed = previous_s + time.perf_counter() - started
+    flags = dict(resumed=resumed)
+    return assemble(config, estimate, executor, elapsed, world_size, mpi_version, flags)
 
 
 def assemble(
@@ -56,7 +92,10 @@ def assemble(
     wall_time_s: float,
     world_size: int = 1,
     mpi_version: str = "",
+    flags: dict | None = None,
+    checkpoint: dict[str, np.ndarray] | None = None,
 ) -> RunResult:
+    """The result object; ``flags`` sets finished, interrupted, stop_reason and resumed."""
     M = config.mlmc.M
     levels = estimate.levels
     n = np.array([lv.n for lv in levels], dtype=np.int64)
@@ -109,6 +148,8 @@ def assemble(
             "seconds": np.array([r.seconds for r in iterations]),
         },
         batches=batch_table(executor),
+        checkpoint=checkpoint or {},
+        **(flags or {}),
     )
 
 

@@ -2,7 +2,8 @@
 
 Exit codes: 0 success (also when the bias test failed at Lmax: the result says
 ``converged = false`` and a warning is printed), 2 bad input (one line on stderr,
-nothing written), 1 a failure during the run.
+nothing written), 1 a failure during the run, 75 stopped early by SIGTERM, SIGUSR1,
+SIGINT or the Slurm job's end (checkpoint saved; rerun with ``--resume``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .config import ConfigError, load_config, parse_assignment
 
 SUBCOMMANDS = ("run",)
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 75  # stopped early (signal or job end); checkpoint saved, use --resume
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="SECTION.KEY=VALUE",
         help="override any config key, e.g. --set mlmc.theta=0.5 (repeatable)",
+    )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the unfinished run saved in the output file (same config and seed)",
     )
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     run.add_argument("--quiet", action="store_true", help="no per-iteration progress lines")

@@ -43,6 +43,7 @@ class RunSpec:
     backend: str
     batch_timesteps: int | None  # None = "auto" (resolved per backend)
     output: str
+    end_margin_s: float = 60.0  # stop this long before SLURM_JOB_END_TIME
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,11 @@ def load_config(path: str | Path | None = None, overrides: list[tuple[str, Any]]
     return validate(data)
 
 
+def load_config_text(text: str) -> Config:
+    """A config stored as YAML text (the ``config`` attribute of a result), validated."""
+    return validate(merge(packaged_defaults(), yaml.safe_load(text) or {}))
+
+
 # ----------------------------------------------------------------------------- validation
 
 
@@ -192,6 +198,13 @@ def positive(key: str, value: Any) -> float:
 
 def finite(key: str, value: Any) -> float:
     return _number(key, value)
+
+
+def non_negative(key: str, value: Any) -> float:
+    number = _number(key, value)
+    if number < 0:
+        raise ConfigError(f"{key} must be >= 0, got {_show(value)}")
+    return number
 
 
 def int_at_least(low: int) -> Callable[[str, Any], int]:
@@ -265,6 +278,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "backend": one_of(BACKENDS),
         "batch_timesteps": batch_size,
         "output": text,
+        "end_margin_s": non_negative,
     },
 }
 

@@ -23,7 +23,7 @@ from collections import deque
 
 import numpy as np
 
-from .executor import BatchExecutor, BatchRecord, Task
+from .executor import BatchExecutor, BatchRecord, Outcome, StoppedEarlyError, Task
 from .sums import N_SUMS
 
 TAG_TASK, TAG_STOP, TAG_RESULT, TAG_ERROR, TAG_ERROR_TEXT = 11, 12, 13, 14, 15
@@ -92,15 +92,20 @@ class MPIExecutor(BatchExecutor):
         self.idle_fraction = 0.0
         self.epoch = time.time()  # batch start/end are stored relative to this
 
-    def run_tasks(self, tasks: list[Task]) -> list[tuple[Task, np.ndarray, float]]:
+    def run_tasks(self, tasks: list[Task]) -> list[Outcome]:
         MPI = self.MPI
         queue = deque(tasks)
         in_flight: dict[int, deque[Task]] = {w: deque() for w in range(1, self.n_workers + 1)}
-        outcomes = []
+        outcomes: list[Outcome] = []
         started, idle_before = time.perf_counter(), self.poller.idle_s
+        stopping = ""
 
         def dispatch(worker: int) -> None:
+            nonlocal stopping
             while queue and len(in_flight[worker]) < PREFETCH:
+                stopping = stopping or self.stop_reason() or ""
+                if stopping:
+                    return
                 task = queue.popleft()
                 message = np.array([task.level, task.batch, task.n], dtype=np.int64)
                 self.comm.Send(message, dest=worker, tag=TAG_TASK)
@@ -136,8 +141,14 @@ class MPIExecutor(BatchExecutor):
             )
             dispatch(worker)
         elapsed = time.perf_counter() - started
+        if stopping and queue:
+            raise StoppedEarlyError(stopping, outcomes)
         self.idle_fraction = (self.poller.idle_s - idle_before) / elapsed if elapsed else 0.0
         return outcomes
+
+    def continue_from(self, records: list[BatchRecord], elapsed_s: float) -> None:
+        super().continue_from(records, elapsed_s)
+        self.epoch -= elapsed_s
 
     @staticmethod
     def _unpack(buffer: np.ndarray):

@@ -88,51 +88,103 @@ def estimator_variance(levels: Sequence[LevelSums]) -> float:
     return float(sum(lv.variance / lv.n for lv in levels if lv.n))
 
 
+@dataclass
+class DriverState:
+    """Everything the loop needs to continue: saved after every iteration (checkpoints).
+
+    ``extra`` is the next request; ``finished`` is set once no level needs more samples
+    or Lmax was reached without passing the bias test.
+    """
+
+    levels: list[LevelSums]
+    extra: np.ndarray
+    alpha: float
+    beta: float
+    gamma: float
+    converged: bool = False
+    finished: bool = False
+    iterations: list[IterationRecord] = field(default_factory=list)
+
+    def estimate(self) -> MLMCEstimate:
+        """The estimate from the samples taken so far (final once ``finished``)."""
+        return MLMCEstimate(
+            price=float(sum(lv.mean for lv in self.levels)),
+            std_error=math.sqrt(estimator_variance(self.levels)),
+            converged=self.converged,
+            levels=self.levels,
+            alpha=self.alpha,
+            beta=self.beta,
+            gamma=self.gamma,
+            iterations=self.iterations,
+        )
+
+
+def initial_state(settings: MLMCSettings) -> DriverState:
+    """N0 samples on levels 0..Lmin; rates as fixed in the settings, else 0 until regressed."""
+    alpha, beta, gamma = (0.0 if rate is None else rate for rate in _fixed_rates(settings))
+    return DriverState(
+        levels=[LevelSums() for _ in range(settings.Lmin + 1)],
+        extra=np.full(settings.Lmin + 1, settings.N0, dtype=np.int64),
+        alpha=alpha,
+        beta=beta,
+        gamma=gamma,
+    )
+
+
+def _fixed_rates(settings: MLMCSettings) -> tuple[float | None, float | None, float | None]:
+    return settings.alpha, settings.beta, settings.gamma
+
+
 def run_mlmc(
     executor: LevelExecutor,
     settings: MLMCSettings,
     progress: Callable[[IterationRecord], None] | None = None,
     warn: Callable[[str], None] | None = None,
+    state: DriverState | None = None,
+    checkpoint: Callable[[DriverState], None] | None = None,
 ) -> MLMCEstimate:
-    """Adaptive MLMC to RMS error eps; see the module docstring for the references."""
-    s = settings
-    fixed = (s.alpha, s.beta, s.gamma)
-    alpha, beta, gamma = (0.0 if rate is None else rate for rate in fixed)
-    levels = [LevelSums() for _ in range(s.Lmin + 1)]
-    extra = np.full(s.Lmin + 1, s.N0, dtype=np.int64)
-    iterations: list[IterationRecord] = []
-    converged = False
+    """Adaptive MLMC to RMS error eps; see the module docstring for the references.
 
-    while extra.sum() > 0:
+    Pass a saved ``state`` to continue a run: the decisions, and so the result, are
+    the same as without the interruption. ``checkpoint(state)`` is called after
+    every iteration (after ``progress``).
+    """
+    s = settings
+    fixed = _fixed_rates(s)
+    state = initial_state(s) if state is None else state
+    while not state.finished:
         started = time.perf_counter()
-        taken = [int(x) for x in extra]
+        taken = [int(x) for x in state.extra]
+        levels = state.levels
         for level, batch in zip(levels, executor.sample(taken), strict=True):
             level.merge(batch)
         done = np.array([lv.n for lv in levels])
 
         means, variances, costs = level_statistics(levels)
-        means, variances = floor_estimates(means, variances, alpha, beta)
+        means, variances = floor_estimates(means, variances, state.alpha, state.beta)
         alpha, beta, gamma = estimate_rates(means, variances, costs, fixed)
+        state.alpha, state.beta, state.gamma = alpha, beta, gamma
         extra = extra_samples(optimal_samples(variances, costs, s.eps, s.theta), done)
 
         bias = math.nan
-        stop = False
         if nearly_converged(extra, done):
             bias = remaining_bias(means, alpha)
-            converged = bias <= bias_target(s.eps, s.theta)
-            if not converged and len(levels) - 1 == s.Lmax:
+            state.converged = bias <= bias_target(s.eps, s.theta)
+            if not state.converged and len(levels) - 1 == s.Lmax:
                 if warn:
                     warn(
                         f"failed to achieve weak convergence: bias estimate {bias:.3e} > "
                         f"{bias_target(s.eps, s.theta):.3e} at Lmax = {s.Lmax}"
                     )
-                stop = True
-            elif not converged:
+                state.finished = True
+            elif not state.converged:
                 levels.append(LevelSums())
                 variances = np.append(variances, variances[-1] / 2.0**beta)
                 costs = np.append(costs, costs[-1] * 2.0**gamma)
                 done = np.append(done, 0)
                 extra = extra_samples(optimal_samples(variances, costs, s.eps, s.theta), done)
+        state.extra = np.asarray(extra, dtype=np.int64)
+        state.finished = state.finished or int(state.extra.sum()) == 0
 
         record = IterationRecord(
             extra=taken,
@@ -141,19 +193,9 @@ def run_mlmc(
             variance=estimator_variance(levels),
             seconds=time.perf_counter() - started,
         )
-        iterations.append(record)
+        state.iterations.append(record)
         if progress:
             progress(record)
-        if stop:
-            break
-
-    return MLMCEstimate(
-        price=float(sum(lv.mean for lv in levels)),
-        std_error=math.sqrt(estimator_variance(levels)),
-        converged=converged,
-        levels=levels,
-        alpha=alpha,
-        beta=beta,
-        gamma=gamma,
-        iterations=iterations,
-    )
+        if checkpoint:
+            checkpoint(state)
+    return state.estimate()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,6 +26,8 @@ class Task:
     batch: int
     n: int
 
+
+Outcome = tuple[Task, np.ndarray, float]  # task, its sums, compute seconds
 
 BATCH_FIELDS = ("level", "batch", "n_samples", "worker", "host", "start_s", "end_s", "compute_s")
 
@@ -74,9 +76,7 @@ class BatchPlanner:
         return tasks
 
 
-def merge_in_order(
-    n_levels: int, outcomes: Sequence[tuple[Task, np.ndarray, float]]
-) -> list[LevelSums]:
+def merge_in_order(n_levels: int, outcomes: Sequence[Outcome]) -> list[LevelSums]:
     """Per-level totals of (task, sums, seconds) outcomes, added in (level, batch) order."""
     levels = [LevelSums() for _ in range(n_levels)]
     for task, sums, seconds in sorted(outcomes, key=lambda o: (o[0].level, o[0].batch)):
@@ -84,8 +84,30 @@ def merge_in_order(
     return levels
 
 
+class StoppedEarlyError(Exception):
+    """A stop was requested: no new batches were started and those running finished.
+
+    ``outcomes`` holds every batch of the interrupted request that did complete.
+    """
+
+    def __init__(self, reason: str, outcomes: list[Outcome]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.outcomes = outcomes
+
+
+def never_stop() -> str | None:
+    return None
+
+
 class BatchExecutor:
-    """Base of all executors: planning, ordered merging and batch records."""
+    """Base of all executors: planning, ordered merging, batch records and stopping.
+
+    ``stop_reason()`` is asked before each batch is started; a non-empty answer makes
+    the current request end with :class:`StoppedEarlyError` once running batches are back.
+    ``carried`` holds batches already computed before a resume, keyed by (level,
+    batch); they are reused, not recomputed, when the same request comes again.
+    """
 
     n_workers = 1
 
@@ -93,14 +115,33 @@ class BatchExecutor:
         self.planner = BatchPlanner(batch_timesteps, M)
         self.records: list[BatchRecord] = []
         self.origin = time.perf_counter()
+        self.stop_reason: Callable[[], str | None] = never_stop
+        self.carried: dict[tuple[int, int], Outcome] = {}
 
     def sample(self, extra: Sequence[int]) -> list[LevelSums]:
-        tasks = self.planner.plan(extra)
-        outcomes = self.run_tasks(tasks)
-        return merge_in_order(len(extra), outcomes)
+        reused: list[Outcome] = []
+        todo: list[Task] = []
+        for task in self.planner.plan(extra):
+            known = self.carried.pop((task.level, task.batch), None)
+            if known is None:
+                todo.append(task)
+            elif known[0].n != task.n:
+                raise RuntimeError(f"checkpoint batch {known[0]} does not match the plan {task}")
+            else:
+                reused.append(known)
+        try:
+            outcomes = self.run_tasks(todo)
+        except StoppedEarlyError as stop:
+            raise StoppedEarlyError(stop.reason, reused + stop.outcomes) from None
+        return merge_in_order(len(extra), reused + outcomes)
 
-    def run_tasks(self, tasks: list[Task]) -> list[tuple[Task, np.ndarray, float]]:
+    def run_tasks(self, tasks: list[Task]) -> list[Outcome]:
         raise NotImplementedError
+
+    def continue_from(self, records: list[BatchRecord], elapsed_s: float) -> None:
+        """Resume: keep the earlier batch records; new times count on from ``elapsed_s``."""
+        self.records = list(records)
+        self.origin -= elapsed_s
 
     def close(self) -> None:
         """Release workers; the serial executor has none."""
@@ -115,9 +156,12 @@ class SerialExecutor(BatchExecutor):
         self.host = socket.gethostname()
         self.devices = [device]
 
-    def run_tasks(self, tasks: list[Task]) -> list[tuple[Task, np.ndarray, float]]:
+    def run_tasks(self, tasks: list[Task]) -> list[Outcome]:
         outcomes = []
         for task in tasks:
+            reason = self.stop_reason()
+            if reason:
+                raise StoppedEarlyError(reason, outcomes)
             start = time.perf_counter()
             sums = self.sampler.sample(task.level, task.batch, task.n)
             end = time.perf_counter()

@@ -14,8 +14,10 @@ from collections.abc import Callable
 
 from .app import price, resolved, serial_executor
 from .backend import gpu_count, make_sampler, resolve_backend
+from .checkpoint import Resume, read_checkpoint, refuse_unfinished
 from .cli import (
     EXIT_FAILURE,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     check_output_path,
@@ -24,15 +26,27 @@ from .cli import (
     print_config_error,
 )
 from .config import Config, ConfigError
+from .stopping import StopRequest, ignore_stop_signals, job_end_time
 from .summary import progress_line
 
 
-def prepare(args: argparse.Namespace) -> Config:
-    """Merged, validated config with backend and batch size resolved; raises ConfigError."""
+def prepare(args: argparse.Namespace) -> tuple[Config, Resume | None]:
+    """Validated config (backend and batch size resolved) and, with --resume, the saved
+    state to continue from; raises ConfigError."""
     config = config_from_args(args)
     config = resolved(config, resolve_backend(config.run.backend))
     check_output_path(config.run.output)
-    return config
+    if args.resume:
+        return config, read_checkpoint(config.run.output, config)
+    refuse_unfinished(config.run.output)
+    return config, None
+
+
+def stop_request(config: Config) -> StopRequest:
+    """Signal handlers and the Slurm end-time watch for the process that runs the loop."""
+    stop = StopRequest(job_end_time(), config.run.end_margin_s)
+    stop.install()
+    return stop
 
 
 def reporters(config: Config, quiet: bool, status: Callable[[], str] | None = None):
@@ -58,18 +72,33 @@ def run_command(args: argparse.Namespace) -> int:
     if comm is not None:
         return run_distributed(comm, args)
     try:
-        config = prepare(args)
+        config, resume = prepare(args)
     except ConfigError as error:
         return print_config_error(error)
     progress, warn = reporters(config, args.quiet)
     executor = serial_executor(config)
-    result = price(config, executor, progress, warn, mpi_version=mpi_library_version())
+    executor.stop_reason = stop_request(config).reason
+    result = price(
+        config, executor, progress, warn, mpi_version=mpi_library_version(),
+        resume=resume, checkpoint_path=config.run.output,
+    )  # fmt: skip
     return save_and_report(result, config, args)
 
 
 def save_and_report(result, config: Config, args: argparse.Namespace) -> int:
     """Write the HDF5 file atomically, then print the summary (rank 0 or a lone process)."""
     result.save(config.run.output)
+    if result.interrupted:
+        iterations = len(result.iterations["L"])
+        kept = len(result.checkpoint["pending_seconds"])
+        print(
+            f"interrupted ({result.stop_reason}) after {iterations} iterations and {kept} "
+            f"batches of the next; checkpoint saved to {config.run.output}; "
+            f"continue with the same command plus --resume",
+            file=sys.stderr,
+            flush=True,
+        )
+        return EXIT_INTERRUPTED
     emit_summary(result, config.run.output, args.json)
     sys.stdout.flush()
     return EXIT_OK
@@ -102,6 +131,7 @@ def worker_device(backend: str, comm) -> str:
 def worker(comm) -> int:
     from .distributed import worker_loop
 
+    ignore_stop_signals()
     config = comm.bcast(None, root=0)
     if config is None:
         return EXIT_USAGE  # rank 0 printed the reason
@@ -133,7 +163,7 @@ def master(comm, args: argparse.Namespace) -> int:
     from .distributed import MPIExecutor, WorkerFailedError, mpi_library_version
 
     try:
-        config = prepare(args)
+        config, resume = prepare(args)
     except ConfigError as error:
         comm.bcast(None, root=0)
         return print_config_error(error)
@@ -146,6 +176,7 @@ def master(comm, args: argparse.Namespace) -> int:
         return print_config_error(error)
     comm.bcast("go", root=0)
     executor = MPIExecutor(comm, config.run.batch_timesteps, config.mlmc.M, workers)
+    executor.stop_reason = stop_request(config).reason
 
     def status() -> str:
         return (
@@ -158,6 +189,7 @@ def master(comm, args: argparse.Namespace) -> int:
         result = price(
             config, executor, progress=progress, warn=warn,
             world_size=comm.Get_size(), mpi_version=mpi_library_version(),
+            resume=resume, checkpoint_path=config.run.output,
         )  # fmt: skip
     except WorkerFailedError as failure:
         print(f"{failure}\nerror: a worker failed; stopping all {comm.Get_size()} ranks",

@@ -8,13 +8,15 @@ HDF5 layout (documented in the README):
   /                  attrs: price, std_error, eps, converged, L, wall_time_s, backend,
                      n_workers, seed, config, package_version, created, reference_price,
                      name, theta, M, alpha, beta, gamma, batch_timesteps, world_size,
-                     mpi_version, worker_devices
+                     mpi_version, worker_devices, finished, interrupted, stop_reason,
+                     resumed
   /levels/*          length L+1: n_samples, mean, variance, cost_per_sample, timesteps,
                      compute_time_s, mean_pf, variance_pf, kurtosis, sums (L+1 x 8)
   /iterations/*      one row per iteration: samples_added (iter x L+1), L,
                      bias_estimate, variance_estimate, seconds
   /batches/*         one row per batch: level, batch, n_samples, worker, host,
                      start_s, end_s, compute_s
+  /checkpoint/*      only while finished is false: the state --resume continues from
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ ROOT_ATTRS = (
     "price", "std_error", "eps", "converged", "L", "wall_time_s", "backend", "n_workers",
     "seed", "config", "package_version", "created", "reference_price", "name", "theta", "M",
     "alpha", "beta", "gamma", "batch_timesteps", "world_size", "mpi_version", "worker_devices",
+    "finished", "interrupted", "stop_reason", "resumed",
 )  # fmt: skip
+GROUPS = ("levels", "iterations", "batches", "checkpoint")
 LEVEL_FIELDS = (
     "n_samples", "mean", "variance", "cost_per_sample", "timesteps", "compute_time_s",
     "mean_pf", "variance_pf", "kurtosis", "sums",
@@ -63,9 +67,14 @@ class RunResult:
     world_size: int = 1
     mpi_version: str = ""
     worker_devices: str = ""
+    finished: bool = True  # False: a checkpoint of a run still going or interrupted
+    interrupted: bool = False  # stopped early by a signal or the job's end; see stop_reason
+    stop_reason: str = ""
+    resumed: int = 0  # how many times the run was continued with --resume
     levels: dict[str, np.ndarray] = field(default_factory=dict)
     iterations: dict[str, np.ndarray] = field(default_factory=dict)
     batches: dict[str, np.ndarray] = field(default_factory=dict)
+    checkpoint: dict[str, np.ndarray] = field(default_factory=dict)  # see checkpoint.py
 
     def save(self, path: str | Path) -> Path:
         """Write atomically; the target is replaced only by a complete file."""
@@ -78,9 +87,12 @@ class RunResult:
             with h5py.File(temporary, "w") as h5:
                 for name in ROOT_ATTRS:
                     h5.attrs[name] = getattr(self, name)
-                for group_name in ("levels", "iterations", "batches"):
+                for group_name in GROUPS:
+                    contents = getattr(self, group_name)
+                    if group_name == "checkpoint" and not contents:
+                        continue
                     group = h5.create_group(group_name)
-                    for key, values in getattr(self, group_name).items():
+                    for key, values in contents.items():
                         values = np.asarray(values)
                         if values.dtype.kind == "U":
                             values = values.astype(h5py.string_dtype())
@@ -98,7 +110,7 @@ class RunResult:
         with h5py.File(path, "r") as h5:
             values: dict[str, Any] = {}
             for f in fields(cls):
-                if f.name in ("levels", "iterations", "batches"):
+                if f.name in GROUPS:
                     group = h5.get(f.name, {})
                     values[f.name] = {key: _decoded(group[key][()]) for key in group}
                 elif f.name in h5.attrs:

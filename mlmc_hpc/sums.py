@@ -45,6 +45,18 @@ class LevelSums:
         self.add(other._hi, other.seconds)
         self.add(other._lo)
 
+    def compensated(self) -> tuple[np.ndarray, np.ndarray]:
+        """(running sums, compensation terms): together they restore this object exactly."""
+        return self._hi.copy(), self._lo.copy()
+
+    @classmethod
+    def restored(cls, hi: np.ndarray, lo: np.ndarray, seconds: float = 0.0) -> LevelSums:
+        """Inverse of :meth:`compensated` (used to resume from a checkpoint)."""
+        level = cls(hi)
+        level._lo = np.array(lo, dtype=np.float64)
+        level.seconds = float(seconds)
+        return level
+
     @property
     def totals(self) -> np.ndarray:
         return self._hi + self._lo

@@ -2,8 +2,10 @@
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import h5py
@@ -107,3 +109,60 @@ def test_bad_config_under_mpi_is_one_line_and_exit_2(tmp_path):
     assert done.returncode == 2
     assert done.stderr == "config error: mlmc.eps must be > 0, got -1\n"
     assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- stop and resume
+
+LONG = ("--config", "configs/aapl.yaml", "--eps", "0.004", "--quiet")
+
+
+def rank_pids(marker: str) -> dict[int, int]:
+    """PMI rank -> pid of the python processes whose command line contains ``marker``."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if marker.encode() in cmdline and b"mlmc_hpc" in cmdline:
+            for item in environ:
+                if item.startswith(b"PMI_RANK="):
+                    found[int(item[9:])] = int(entry.name)
+    return found
+
+
+@pytest.fixture(scope="module")
+def long_reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("long") / "r.h5"
+    done = mpirun(3, *LONG, "--output", str(out), timeout=180)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.mark.parametrize("target", ["rank 0", "all ranks"])
+def test_sigterm_then_resume_is_bit_identical(tmp_path, long_reference, target):
+    out = tmp_path / "r.h5"
+    process = subprocess.Popen(
+        [MPIEXEC, "-n", "3", sys.executable, "-m", "mlmc_hpc", *LONG, "--output", str(out)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not out.exists():  # the first checkpoint: the run is under way
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.01)
+    if target == "rank 0":
+        os.kill(rank_pids(str(out))[0], signal.SIGTERM)
+    else:
+        process.send_signal(signal.SIGTERM)  # mpiexec forwards it to every rank
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 75, stderr
+    assert "interrupted (received SIGTERM)" in stderr
+    with h5py.File(out) as h5:
+        assert h5.attrs["interrupted"] and not h5.attrs["finished"]
+    resumed = mpirun(3, *LONG, "--output", str(out), "--resume", timeout=180)
+    assert resumed.returncode == 0, resumed.stderr
+    with h5py.File(long_reference) as a, h5py.File(out) as b:
+        assert a.attrs["price"] == b.attrs["price"]
+        assert np.array_equal(a["levels/sums"][()], b["levels/sums"][()])
+        assert b.attrs["resumed"] == 1 and "checkpoint" not in b

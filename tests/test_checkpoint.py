@@ -1,0 +1,240 @@
+"""Checkpoints, interruption and --resume: the continued run equals the uninterrupted one."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from mlmc_hpc.app import price, resolved, serial_executor
+from mlmc_hpc.checkpoint import read_checkpoint
+from mlmc_hpc.config import ConfigError, load_config
+from mlmc_hpc.executor import SerialExecutor
+from mlmc_hpc.stopping import StopRequest, job_end_time
+from tests.conftest import ROOT, run_cli
+
+SMALL = [("mlmc.eps", 0.02), ("run.batch_timesteps", 100_000), ("run.backend", "numpy")]
+
+
+def small_config(output: Path, **changes):
+    config = load_config(ROOT / "configs/tsla.yaml", [*SMALL, ("run.output", str(output))])
+    return dataclasses.replace(config, **changes)
+
+
+def stop_after(executor: SerialExecutor, batches: int) -> None:
+    """Ask the executor to stop once ``batches`` batches have started in this session."""
+    started = {"count": 0}
+
+    def reason():
+        started["count"] += 1
+        return "test stop" if started["count"] > batches else None
+
+    executor.stop_reason = reason
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "r.h5"
+    config = small_config(out)
+    return price(config, serial_executor(config))
+
+
+def assert_same_run(result, reference):
+    assert result.price == reference.price
+    assert result.std_error == reference.std_error
+    assert np.array_equal(result.levels["sums"], reference.levels["sums"])
+    assert np.array_equal(result.iterations["samples_added"], reference.iterations["samples_added"])
+    keys = list(zip(result.batches["level"], result.batches["batch"], strict=True))
+    assert len(keys) == len(set(keys)) == len(reference.batches["level"])  # each batch once
+
+
+@pytest.mark.parametrize("stop_at", [0, 1, 5, 40, 120])
+def test_interrupt_then_resume_is_bit_identical(tmp_path, reference, stop_at):
+    out = tmp_path / "r.h5"
+    config = small_config(out)
+    executor = serial_executor(config)
+    stop_after(executor, stop_at)
+    interrupted = price(config, executor, checkpoint_path=str(out))
+    assert interrupted.interrupted and not interrupted.finished
+    assert interrupted.stop_reason == "test stop"
+    interrupted.save(out)
+
+    assert len(interrupted.batches["level"]) == stop_at  # started before the stop: all done
+    resumed_from = read_checkpoint(out, config)
+    merged = sum(level.n for level in resumed_from.state.levels)
+    kept = sum(task.n for task, _, _ in resumed_from.pending)
+    assert merged + kept == interrupted.batches["n_samples"].sum()  # nothing lost or doubled
+    finished = price(config, serial_executor(config), resume=resumed_from, checkpoint_path=str(out))
+    assert finished.finished and not finished.interrupted and finished.resumed == 1
+    assert finished.wall_time_s >= interrupted.wall_time_s
+    assert_same_run(finished, reference)
+
+
+def test_interrupt_twice(tmp_path, reference):
+    out = tmp_path / "r.h5"
+    config = small_config(out)
+    for stop_at in (3, 7):
+        executor = serial_executor(config)
+        stop_after(executor, stop_at)
+        resume = read_checkpoint(out, config) if out.exists() else None
+        price(config, executor, resume=resume, checkpoint_path=str(out)).save(out)
+    final = price(config, serial_executor(config), resume=read_checkpoint(out, config))
+    assert final.resumed == 2
+    assert_same_run(final, reference)
+
+
+def test_checkpoint_after_every_iteration(tmp_path, reference):
+    out = tmp_path / "r.h5"
+    config = small_config(out)
+    seen = []
+
+    def progress(record):
+        if out.exists():
+            with h5py.File(out) as h5:
+                seen.append((bool(h5.attrs["finished"]), len(h5["iterations/L"])))
+
+    price(config, serial_executor(config), progress=progress, checkpoint_path=str(out))
+    # progress for iteration k runs before checkpoint k is written: it sees checkpoint k-1
+    n = len(reference.iterations["L"])
+    assert seen == [(False, k) for k in range(1, n)]
+
+
+def test_checkpoint_restores_the_exact_state(tmp_path):
+    out = tmp_path / "r.h5"
+    config = small_config(out)
+    executor = serial_executor(config)
+    stop_after(executor, 25)
+    result = price(config, executor, checkpoint_path=str(out))
+    result.save(out)
+    resume = read_checkpoint(out, config)
+    group = result.checkpoint
+    hi, lo = zip(*(lv.compensated() for lv in resume.state.levels), strict=True)
+    assert np.array_equal(np.array(hi), group["level_sums_hi"])
+    assert np.array_equal(np.array(lo), group["level_sums_lo"])
+    assert [(t.level, t.batch, t.n) for t, _, _ in resume.pending] == [
+        tuple(row) for row in group["pending_tasks"]
+    ]
+    assert resume.next_batch == list(group["next_batch"])
+
+
+# ----------------------------------------------------------------------------- refusals
+
+
+def test_resume_refuses_other_config(tmp_path):
+    out = tmp_path / "r.h5"
+    config = small_config(out)
+    executor = serial_executor(config)
+    stop_after(executor, 5)
+    price(config, executor).save(out)
+    other = small_config(out, mlmc=dataclasses.replace(config.mlmc, eps=0.01))
+    with pytest.raises(ConfigError, match=r"does not match .*mlmc\.eps=0\.02 in the checkpoint"):
+        read_checkpoint(out, other)
+    renamed = small_config(out, name="renamed")  # labels may change
+    assert read_checkpoint(out, renamed).state.levels
+
+
+def test_cli_refusals_exit_2_and_keep_the_file(tmp_path, write_config):
+    out = tmp_path / "r.h5"
+    cfg = write_config({"run": {"output": str(out), "batch_timesteps": 100_000},
+                        "mlmc": {"eps": 0.02}})  # fmt: skip
+    missing = run_cli("--config", str(cfg), "--resume")
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    assert missing.stderr.count("\n") == 1 and not out.exists()
+
+    config = resolved(load_config(cfg), "numpy")  # as the CLI stores it
+    executor = serial_executor(config)
+    stop_after(executor, 3)
+    price(config, executor).save(out)
+    before = out.read_bytes()
+    overwrite = run_cli("--config", str(cfg))
+    assert overwrite.returncode == 2 and "holds an unfinished run" in overwrite.stderr
+    changed = run_cli("--config", str(cfg), "--resume", "--seed", "7")
+    assert changed.returncode == 2 and "run.seed=1 in the checkpoint, 7 now" in changed.stderr
+    assert out.read_bytes() == before
+
+    done = run_cli("--config", str(cfg), "--resume", "--quiet")
+    assert done.returncode == 0, done.stderr
+    again = run_cli("--config", str(cfg), "--resume")
+    assert again.returncode == 2 and "finished run" in again.stderr
+
+
+# ----------------------------------------------------------------------------- stop sources
+
+
+def test_stop_request_sources():
+    clock = {"now": 1000.0}
+    stop = StopRequest(end_time=1100.0, margin_s=60, clock=lambda: clock["now"])
+    assert stop.reason() is None
+    clock["now"] = 1040.0
+    assert "SLURM_JOB_END_TIME" in stop.reason()
+    assert job_end_time({"SLURM_JOB_END_TIME": "1700000000"}) == 1700000000.0
+    assert job_end_time({"SLURM_JOB_END_TIME": "Unknown"}) is None
+    assert job_end_time({}) is None
+    signalled = StopRequest()
+    signalled._on_signal(signal.SIGUSR1, None)
+    assert signalled.reason() == "received SIGUSR1"
+
+
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Until the first checkpoint exists (the run is under way)."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.01)
+
+
+LONG = ("--config", "configs/aapl.yaml", "--eps", "0.004", "--quiet")
+
+
+@pytest.fixture(scope="module")
+def long_reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("long") / "r.h5"
+    done = run_cli(*LONG, "--output", str(out), "--set", "name=reference")
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def same_numbers(a: Path, b: Path) -> None:
+    with h5py.File(a) as x, h5py.File(b) as y:
+        assert x.attrs["price"] == y.attrs["price"]
+        assert np.array_equal(x["levels/sums"][()], y["levels/sums"][()])
+        assert "checkpoint" not in y and bool(y.attrs["finished"])
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGUSR1", "SIGKILL", "end_time"])
+def test_signal_then_resume_cli(tmp_path, long_reference, how):
+    out = tmp_path / "r.h5"
+    env = dict(os.environ)
+    if how == "end_time":  # the clock reaches end - margin about a second after start
+        env["SLURM_JOB_END_TIME"] = str(time.time() + 60 + 1.0)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlmc_hpc", *LONG, "--output", str(out)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    if how != "end_time":
+        wait_for(out, process)
+        process.send_signal(getattr(signal, how))
+    _, stderr = process.communicate(timeout=120)
+    if how == "SIGKILL":
+        assert process.returncode == -9
+        with h5py.File(out) as h5:  # the last complete checkpoint
+            assert not h5.attrs["finished"] and not h5.attrs["interrupted"]
+    else:
+        assert process.returncode == 75, stderr
+        assert "interrupted (" in stderr and "--resume" in stderr
+        with h5py.File(out) as h5:
+            assert h5.attrs["interrupted"] and "checkpoint" in h5
+            reason = h5.attrs["stop_reason"]
+        assert ("SLURM_JOB_END_TIME" in reason) if how == "end_time" else (how in reason)
+    resumed = run_cli(*LONG, "--output", str(out), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    same_numbers(long_reference, out)
