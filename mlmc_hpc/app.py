@@ -30,9 +30,12 @@ def resolved(config: Config, backend: str) -> Config:
 
 
 def serial_executor(config: Config) -> SerialExecutor:
-    """In-process executor for a resolved config."""
+    """In-process executor for a resolved config (the sampler's set-up time is kept)."""
+    started = time.perf_counter()
     sampler = make_sampler(config.run.backend, config.option, config.mlmc.M, config.run.seed)
-    return SerialExecutor(sampler, config.run.batch_timesteps)
+    executor = SerialExecutor(sampler, config.run.batch_timesteps)
+    executor.startup_s = time.perf_counter() - started
+    return executor
 
 
 def price(
@@ -128,6 +131,8 @@ def assemble(
         world_size=world_size,
         mpi_version=mpi_version,
         worker_devices=",".join(executor.devices),
+        startup_s=executor.startup_s,
+        sampling_s=float(sum(record.compute_s for record in executor.records)),
         levels={
             "n_samples": n,
             "mean": np.array([lv.mean for lv in levels]),

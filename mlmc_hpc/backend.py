@@ -19,25 +19,16 @@ def gpu_count() -> int:
         return 0
 
 
-def cupy_sampler_available() -> bool:
-    try:
-        from . import sampler_cupy  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def resolve_backend(requested: str) -> str:
     """auto | numpy | cupy -> numpy | cupy; a cupy request that cannot be met is an error."""
     if requested == "numpy":
         return "numpy"
-    usable = cupy_sampler_available() and gpu_count() > 0
+    usable = gpu_count() > 0
     if requested == "cupy" and not usable:
-        if not cupy_sampler_available():
-            why = "this build of mlmc_hpc has no CuPy kernels yet"
-        else:
-            why = "CuPy is not installed (pip install 'mlmc_hpc[gpu]') or sees no GPU"
-        raise ConfigError(f"run.backend is cupy but {why}; use run.backend: numpy or auto")
+        raise ConfigError(
+            "run.backend is cupy but CuPy is not installed (pip install 'mlmc_hpc[gpu]') "
+            "or sees no GPU; use run.backend: numpy or auto"
+        )
     return "cupy" if usable else "numpy"
 
 

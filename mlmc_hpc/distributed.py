@@ -77,15 +77,16 @@ def local_rank(comm) -> int:
 class MPIExecutor(BatchExecutor):
     """Master side of the batch protocol."""
 
-    def __init__(self, comm, batch_timesteps: int, M: int, workers: list[tuple[str, str]]):
+    def __init__(self, comm, batch_timesteps: int, M: int, workers: list[tuple[str, str, float]]):
         super().__init__(batch_timesteps, M)
         from mpi4py import MPI
 
         self.MPI = MPI
         self.comm = comm
         self.n_workers = comm.Get_size() - 1
-        self.hosts = [host for host, _ in workers]
-        self.devices = [device for _, device in workers]
+        self.hosts = [host for host, _, _ in workers]
+        self.devices = [device for _, device, _ in workers]
+        self.startup_s = max((startup for _, _, startup in workers), default=0.0)
         self.poller = Poller()
         self.result = np.empty(RESULT_SIZE)
         self.busy_workers = 0

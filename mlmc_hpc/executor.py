@@ -110,6 +110,7 @@ class BatchExecutor:
     """
 
     n_workers = 1
+    startup_s = 0.0  # slowest worker's set-up before its first batch (GPU context, compile)
 
     def __init__(self, batch_timesteps: int, M: int) -> None:
         self.planner = BatchPlanner(batch_timesteps, M)
@@ -153,6 +154,7 @@ class SerialExecutor(BatchExecutor):
     def __init__(self, sampler: Sampler, batch_timesteps: int, device: str = "cpu") -> None:
         super().__init__(batch_timesteps, sampler.M)
         self.sampler = sampler
+        self.startup_s = getattr(sampler, "startup_s", 0.0)
         self.host = socket.gethostname()
         self.devices = [device]
 

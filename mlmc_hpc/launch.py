@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import socket
 import sys
+import time
 from collections.abc import Callable
 
 from .app import price, resolved, serial_executor
@@ -135,21 +136,22 @@ def worker(comm) -> int:
     config = comm.bcast(None, root=0)
     if config is None:
         return EXIT_USAGE  # rank 0 printed the reason
+    started = time.perf_counter()
     device = worker_device(config.run.backend, comm)
     sampler = make_sampler(config.run.backend, config.option, config.mlmc.M, config.run.seed)
-    comm.gather((socket.gethostname(), device), root=0)
+    comm.gather((socket.gethostname(), device, time.perf_counter() - started), root=0)
     if comm.bcast(None, root=0) != "go":
         return EXIT_USAGE
     worker_loop(comm, sampler)
     return EXIT_OK
 
 
-def check_placement(config: Config, workers: list[tuple[str, str]]) -> None:
+def check_placement(config: Config, workers: list[tuple[str, str, float]]) -> None:
     """Refuse more GPU workers on a host than that host has GPUs."""
     if config.run.backend != "cupy":
         return
     per_host: dict[str, int] = {}
-    for host, _ in workers:
+    for host, _, _ in workers:
         per_host[host] = per_host.get(host, 0) + 1
     here, gpus = socket.gethostname(), gpu_count()
     if per_host.get(here, 0) > gpus:

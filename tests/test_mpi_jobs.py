@@ -27,7 +27,8 @@ def mpirun(n, *args, env=None, timeout=120, cwd=ROOT):
 
 def contents(path):
     """Every attribute and dataset except timings, hosts and rank-count facts."""
-    skip_attrs = {"wall_time_s", "created", "n_workers", "world_size", "worker_devices"}
+    skip_attrs = {"wall_time_s", "created", "n_workers", "world_size", "worker_devices",
+                  "startup_s", "sampling_s"}  # fmt: skip
     with h5py.File(path) as h5:
         attrs = {k: v for k, v in h5.attrs.items() if k not in skip_attrs}
         data = {
@@ -166,3 +167,22 @@ def test_sigterm_then_resume_is_bit_identical(tmp_path, long_reference, target):
         assert a.attrs["price"] == b.attrs["price"]
         assert np.array_equal(a["levels/sums"][()], b["levels/sums"][()])
         assert b.attrs["resumed"] == 1 and "checkpoint" not in b
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(
+    not __import__("mlmc_hpc.backend").backend.gpu_count(), reason="needs CuPy and a CUDA GPU"
+)
+def test_cupy_bit_identical_serial_and_mpi(tmp_path):
+    args = ("--config", str(ROOT / "configs/spy.yaml"), "--backend", "cupy", "--quiet",
+            "--output", "r.h5")  # fmt: skip
+    results = []
+    for n in (1, 2):
+        (tmp_path / f"n{n}").mkdir()
+        done = mpirun(n, *args, cwd=tmp_path / f"n{n}", timeout=300)
+        assert done.returncode == 0, done.stderr
+        results.append(contents(tmp_path / f"n{n}" / "r.h5"))
+    (attrs1, data1), (attrs2, data2) = results
+    assert attrs1["price"] == attrs2["price"] and attrs1["backend"] == "cupy"
+    for key, value in data1.items():
+        assert np.array_equal(value, data2[key], equal_nan=value.dtype.kind == "f"), key
