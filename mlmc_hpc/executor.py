@@ -154,7 +154,6 @@ class SerialExecutor(BatchExecutor):
     def __init__(self, sampler: Sampler, batch_timesteps: int, device: str = "cpu") -> None:
         super().__init__(batch_timesteps, sampler.M)
         self.sampler = sampler
-        self.startup_s = getattr(sampler, "startup_s", 0.0)
         self.host = socket.gethostname()
         self.devices = [device]
 

@@ -44,7 +44,6 @@ class MilsteinGBMSampler:
         self.chunk_elements = chunk_elements
         self.payoff = make_payoff(option)
         self._workspace = _Workspace(chunk_elements)
-        self.startup_s = 0.0  # nothing to compile or initialise
 
     def steps(self, level: int) -> int:
         return self.M**level
