@@ -16,7 +16,7 @@ def distributed_sums(comm):
 
     sampler = MilsteinGBMSampler(OPTION, 2, seed=4)
     if comm.Get_rank() == 0:
-        workers = [("h", "cpu")] * (comm.Get_size() - 1)
+        workers = [("h", "cpu", 0.25)] * (comm.Get_size() - 1)  # host, device, start-up s
         executor = MPIExecutor(comm, batch_timesteps=2048, M=2, workers=workers)
         first = executor.sample(EXTRA)
         second = executor.sample([5, 0, 7, 0])
@@ -43,6 +43,7 @@ def test_matches_serial_and_assigns_every_batch_once():
         keys = [(r.level, r.batch) for r in executor.records]
         assert len(keys) == len(set(keys)) == len(serial.records)
         assert {r.worker for r in executor.records} <= set(range(1, comm.Get_size()))
+        assert executor.startup_s == 0.25  # the slowest worker's set-up
     comm.Barrier()
 
 
