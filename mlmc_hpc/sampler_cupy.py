@@ -12,13 +12,13 @@ Statistically, not bitwise, equal to :class:`~mlmc_hpc.sampler_numpy.MilsteinGBM
 from __future__ import annotations
 
 import functools
-import math
 from importlib import resources
 
 import numpy as np
 
 from .options import make_payoff
 from .philox import seed_key
+from .sampler_numpy import milstein_factor
 from .sums import COST, N_SUMS, PF1, PF2, Y1, Y2, Y3, Y4, N
 
 THREADS = 256
@@ -74,10 +74,6 @@ class CupyMilsteinSampler:
         self.out = cupy.empty(6, dtype=cupy.float64)
         self.sample(0, 0, 2)  # first launch loads the module: part of start-up, not sampling
 
-    def _factor(self, h: float) -> tuple[float, float, float]:
-        o = self.option
-        return o.sigma * math.sqrt(0.5 * h), math.sqrt(0.5), 0.5 + (o.r - 0.5 * o.sigma**2) * h
-
     def sample(self, level: int, batch: int, n: int) -> np.ndarray:
         """The eight batch sums (see :mod:`mlmc_hpc.sums`) of n samples of level."""
         if not 0 < n < MAX_SAMPLES_PER_BATCH:
@@ -85,7 +81,7 @@ class CupyMilsteinSampler:
         o, cp = self.option, self.cupy
         k0, k1 = self.key
         if level == 0:
-            u, v, w = self._factor(o.T)
+            u, v, w = milstein_factor(o, o.T)
             blocks = launch_blocks((n + 1) // 2)
             self.kernels["level0"](
                 (blocks,), (THREADS,),
@@ -95,8 +91,8 @@ class CupyMilsteinSampler:
             )  # fmt: skip
         else:
             h = o.T / self.M**level
-            u, v, wf = self._factor(h)
-            wc = self._factor(self.M * h)[2]
+            u, v, wf = milstein_factor(o, h)
+            wc = milstein_factor(o, self.M * h)[2]
             blocks = launch_blocks(n)
             self.kernels["coupled"](
                 (blocks,), (THREADS,),

@@ -29,6 +29,12 @@ CHUNK_ELEMENTS = 1 << 16  # normals per block: 512 KiB, sized for L2 caches
 MAX_BLOCK_STEPS = 64  # timesteps per block on fine levels
 
 
+def milstein_factor(option, h: float) -> tuple[float, float, float]:
+    """(u, v, w) of the Milstein factor (u Z + v)^2 + w for step h; see the module docstring."""
+    drift = option.r - 0.5 * option.sigma**2
+    return option.sigma * math.sqrt(0.5 * h), math.sqrt(0.5), 0.5 + drift * h
+
+
 def batch_generator(seed: int, level: int, batch: int) -> np.random.Generator:
     """Independent keyed stream for one batch: SFC64(SeedSequence([level, batch, seed]))."""
     return np.random.Generator(np.random.SFC64(np.random.SeedSequence([level, batch, seed])))
@@ -47,11 +53,6 @@ class MilsteinGBMSampler:
 
     def steps(self, level: int) -> int:
         return self.M**level
-
-    def _factor(self, h: float) -> tuple[float, float, float]:
-        """(u, v, w) of the Milstein factor for step h; see the module docstring."""
-        o = self.option
-        return o.sigma * math.sqrt(0.5 * h), math.sqrt(0.5), 0.5 + (o.r - 0.5 * o.sigma**2) * h
 
     def _block_steps(self, level: int) -> int:
         """Largest power of M that divides M^level and is <= MAX_BLOCK_STEPS (at least M)."""
@@ -84,7 +85,7 @@ class MilsteinGBMSampler:
         a S + b = sign(a) (k u Z + k v)^2 + (a S0 w + b), k = sqrt(|a| S0).
         """
         o = self.option
-        u, v, w = self._factor(o.T)
+        u, v, w = milstein_factor(o, o.T)
         scale, shift = self.payoff.linear_part
         k = math.sqrt(abs(scale) * o.S0)
         y = ws.path_f
@@ -103,7 +104,7 @@ class MilsteinGBMSampler:
         o, M = self.option, self.M
         block = ws.z.shape[0]
         h = o.T / self.steps(level)
-        u, v, w = self._factor(h)
+        u, v, w = milstein_factor(o, h)
         wc = 0.5 + (o.r - 0.5 * o.sigma**2) * M * h
         fine, coarse = ws.path_f, ws.path_c
         fine.fill(o.S0)

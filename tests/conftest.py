@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,15 @@ def write_config(tmp_path):
         return path
 
     return write
+
+
+def wait_for_checkpoint(path: Path, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Until the run's first checkpoint exists (it is under way); fails if it ends first."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.01)
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:

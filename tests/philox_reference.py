@@ -6,27 +6,25 @@ the kernels themselves against it (equal up to libm rounding).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from mlmc_hpc.options import make_payoff
 from mlmc_hpc.philox import level0_normals, stream_normals
+from mlmc_hpc.sampler_numpy import milstein_factor
 from mlmc_hpc.sums import COST, N_SUMS, PF1, PF2, Y1, Y2, Y3, Y4, N
 
 
 def emulated_sums(option, M: int, seed: int, level: int, batch: int, n: int) -> np.ndarray:
     a, b = make_payoff(option).linear_part
-    drift = option.r - 0.5 * option.sigma**2
-    v = math.sqrt(0.5)
     if level == 0:
-        u, w = option.sigma * math.sqrt(0.5 * option.T), 0.5 + drift * option.T
+        u, v, w = milstein_factor(option, option.T)
         z = level0_normals(seed, batch, n)
         pf = np.maximum(a * (option.S0 * ((u * z + v) ** 2 + w)) + b, 0.0)
         pc = np.zeros_like(pf)
     else:
         h = option.T / M**level
-        u, wf, wc = option.sigma * math.sqrt(0.5 * h), 0.5 + drift * h, 0.5 + drift * M * h
+        u, v, wf = milstein_factor(option, h)
+        wc = milstein_factor(option, M * h)[2]
         z = stream_normals(seed, level, batch, np.arange(n), M**level)
         fine = option.S0 * np.prod((u * z + v) ** 2 + wf, axis=1)
         zc = z.reshape(n, -1, M).sum(axis=2)

@@ -19,7 +19,7 @@ from mlmc_hpc.checkpoint import read_checkpoint
 from mlmc_hpc.config import ConfigError, load_config
 from mlmc_hpc.executor import SerialExecutor
 from mlmc_hpc.stopping import StopRequest, job_end_time
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, wait_for_checkpoint
 
 SMALL = [("mlmc.eps", 0.02), ("run.batch_timesteps", 100_000), ("run.backend", "numpy")]
 
@@ -183,15 +183,6 @@ def test_stop_request_sources():
     assert signalled.reason() == "received SIGUSR1"
 
 
-def wait_for(path: Path, process: subprocess.Popen, timeout: float = 60) -> None:
-    """Until the first checkpoint exists (the run is under way)."""
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "no checkpoint appeared"
-        time.sleep(0.01)
-
-
 LONG = ("--config", "configs/aapl.yaml", "--eps", "0.004", "--quiet")
 
 
@@ -221,7 +212,7 @@ def test_signal_then_resume_cli(tmp_path, long_reference, how):
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     if how != "end_time":
-        wait_for(out, process)
+        wait_for_checkpoint(out, process)
         process.send_signal(getattr(signal, how))
     _, stderr = process.communicate(timeout=120)
     if how == "SIGKILL":

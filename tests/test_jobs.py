@@ -12,13 +12,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import h5py
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, wait_for_checkpoint
 
 JOBS = ROOT / "jobs"
 SHIMS = ROOT / "tests" / "shims"
@@ -167,10 +166,7 @@ def start_job(tmp_path: Path, **extra: str) -> tuple[subprocess.Popen, Path]:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     out = tmp_path / "project/mlmc_hpc/results/aapl-eps0.004-4242.h5"
-    deadline = time.monotonic() + 60
-    while not out.exists():  # first checkpoint: the run is under way
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.01)
+    wait_for_checkpoint(out, process)
     return process, out
 
 

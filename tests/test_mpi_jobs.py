@@ -5,12 +5,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+
+from tests.conftest import wait_for_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
@@ -148,10 +149,7 @@ def test_sigterm_then_resume_is_bit_identical(tmp_path, long_reference, target):
         [MPIEXEC, "-n", "3", sys.executable, "-m", "mlmc_hpc", *LONG, "--output", str(out)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not out.exists():  # the first checkpoint: the run is under way
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.01)
+    wait_for_checkpoint(out, process)
     if target == "rank 0":
         os.kill(rank_pids(str(out))[0], signal.SIGTERM)
     else:
