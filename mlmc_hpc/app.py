@@ -16,6 +16,7 @@ from .config import Config
 from .driver import DriverState, IterationRecord, MLMCEstimate, initial_state, run_mlmc
 from .executor import BATCH_FIELDS, BatchExecutor, Outcome, SerialExecutor, StoppedEarlyError
 from .options import reference_price
+from .plain_mc import confidence_interval, initial_mc_state, run_mc
 from .results import RunResult
 
 
@@ -32,7 +33,7 @@ def resolved(config: Config, backend: str) -> Config:
 def serial_executor(config: Config) -> SerialExecutor:
     """In-process executor for a resolved config (the sampler's set-up time is kept)."""
     started = time.perf_counter()
-    sampler = make_sampler(config.run.backend, config.option, config.mlmc.M, config.run.seed)
+    sampler = make_sampler(config.run.backend, config.option, config.mlmc, config.run.seed)
     executor = SerialExecutor(sampler, config.run.batch_timesteps)
     executor.startup_s = time.perf_counter() - started
     return executor
@@ -56,7 +57,8 @@ def price(
     """
     started = time.perf_counter()
     previous_s, resumed = 0.0, 0
-    state = initial_state(config.mlmc)
+    plain = config.mlmc.method == "mc"
+    state = initial_mc_state(config.mlmc) if plain else initial_state(config.mlmc)
     if resume is not None:
         state, previous_s, resumed = resume.state, resume.elapsed_s, resume.resumed
         executor.planner.next_batch = list(resume.next_batch)
@@ -80,7 +82,10 @@ def price(
             snapshot([]).save(checkpoint_path)
 
     try:
-        estimate = run_mlmc(executor, config.mlmc, progress, warn, state, save_checkpoint)
+        if plain:
+            estimate = run_mc(executor, config.mlmc, progress, state, save_checkpoint)
+        else:
+            estimate = run_mlmc(executor, config.mlmc, progress, warn, state, save_checkpoint)
     except StoppedEarlyError as stop:
         return snapshot(stop.outcomes, stop.reason)
     elapsed = previous_s + time.perf_counter() - started
@@ -102,8 +107,9 @@ def assemble(
     M = config.mlmc.M
     levels = estimate.levels
     n = np.array([lv.n for lv in levels], dtype=np.int64)
-    cost = np.array([M**level for level in range(len(levels))], dtype=np.int64)
+    cost = np.array([config.mlmc.timesteps(level) for level in range(len(levels))], dtype=np.int64)
     iterations = estimate.iterations
+    ci_low, ci_high = confidence_interval(estimate.price, estimate.std_error)
     added = np.zeros((len(iterations), len(levels)), dtype=np.int64)
     for row, record in enumerate(iterations):
         added[row, : len(record.extra)] = record.extra
@@ -121,6 +127,9 @@ def assemble(
         package_version=__version__,
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         reference_price=reference_price(config.option),
+        method=config.mlmc.method,
+        ci95_low=ci_low,
+        ci95_high=ci_high,
         name=config.name,
         theta=config.mlmc.theta,
         M=M,

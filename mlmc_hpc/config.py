@@ -17,8 +17,9 @@ from typing import Any
 import yaml
 
 from .driver import MLMCSettings
+from .options import AVERAGES, OPTION_TYPES
 
-OPTION_TYPES = ("call", "put")
+METHODS = ("mlmc", "mc")
 BACKENDS = ("auto", "numpy", "cupy")
 MAX_LOG2_FINEST_COST = 40  # M**Lmax <= 2**40 fine timesteps per sample
 
@@ -35,6 +36,9 @@ class OptionSpec:
     T: float
     r: float
     sigma: float
+    barrier: float | None = None  # down-and-out level (type barrier only)
+    payout: float | None = None  # digital cash amount; None = K (type digital only)
+    average: str = "arithmetic"  # arithmetic | geometric (type asian only)
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class Config:
         data = asdict(self)
         if data["run"]["batch_timesteps"] is None:
             data["run"]["batch_timesteps"] = "auto"
+        if data["mlmc"]["mc_steps"] is None:
+            data["mlmc"]["mc_steps"] = "auto"
         return data
 
     def to_yaml(self) -> str:
@@ -232,7 +238,9 @@ def one_of(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
     def check(key: str, value: Any) -> str:
         if value not in choices:
             allowed = " | ".join(choices)
-            raise ConfigError(f"{key} must be one of {allowed}, got {_show(value)}")
+            close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigError(f"{key} must be one of {allowed}, got {_show(value)}{hint}")
         return value
 
     return check
@@ -242,6 +250,24 @@ def text(key: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{key} must be a non-empty string, got {_show(value)}")
     return value
+
+
+def optional_positive(key: str, value: Any) -> float | None:
+    return None if value is None else positive(key, value)
+
+
+def steps_or_auto(key: str, value: Any) -> int | None:
+    if value == "auto":
+        return None
+    try:
+        number = int_at_least(1)(key, value)
+    except ConfigError:
+        number = 0
+    if not 1 <= number <= 2**MAX_LOG2_FINEST_COST:
+        raise ConfigError(
+            f"{key} must be auto or an integer in 1..2**{MAX_LOG2_FINEST_COST}, got {_show(value)}"
+        )
+    return number
 
 
 def batch_size(key: str, value: Any) -> int | None:
@@ -261,6 +287,9 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "T": positive,
         "r": finite,
         "sigma": positive,
+        "barrier": optional_positive,
+        "payout": optional_positive,
+        "average": one_of(AVERAGES),
     },
     "mlmc": {
         "eps": positive,
@@ -272,6 +301,8 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "alpha": optional_rate,
         "beta": optional_rate,
         "gamma": optional_rate,
+        "method": one_of(METHODS),
+        "mc_steps": steps_or_auto,
     },
     "run": {
         "seed": int_at_least(0),
@@ -281,6 +312,30 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "end_margin_s": non_negative,
     },
 }
+
+
+def check_option(option: dict[str, Any]) -> None:
+    """Type-specific parameters: each is set only for its type, and the barrier is valid."""
+    kind = option["type"]
+    owners = {"barrier": "barrier", "payout": "digital"}
+    for key, owner in owners.items():
+        if option[key] is not None and kind != owner:
+            raise ConfigError(
+                f"option.{key} applies to option.type {owner} only; remove it or set it to null "
+                f"for type {kind}"
+            )
+    if option["average"] != "arithmetic" and kind != "asian":
+        raise ConfigError(
+            f"option.average applies to option.type asian only; remove it for type {kind}"
+        )
+    if kind == "barrier":
+        limit = min(option["S0"], option["K"])
+        barrier = option["barrier"]
+        if barrier is None or not barrier < limit:
+            raise ConfigError(
+                f"option.barrier must be a number with 0 < barrier < min(S0, K) = {limit:g} "
+                f"for a down-and-out call, got {_show(barrier)}"
+            )
 
 
 def validate(data: dict[str, Any]) -> Config:
@@ -299,6 +354,21 @@ def validate(data: dict[str, Any]) -> Config:
         raise ConfigError(
             f"mlmc.Lmax must be <= {largest} for M = {mlmc['M']} "
             f"(M**Lmax <= 2**{MAX_LOG2_FINEST_COST} timesteps per sample), got {mlmc['Lmax']}"
+        )
+    check_option(values["option"])
+    if (
+        mlmc["method"] == "mc"
+        and mlmc["mc_steps"] is None
+        and values["option"]["type"]
+        not in (
+            "call",
+            "put",
+        )
+    ):
+        raise ConfigError(
+            f"mlmc.mc_steps must be an integer >= 1 (timesteps of the plain Monte Carlo grid) "
+            f"for option.type {values['option']['type']} with mlmc.method mc; auto means exact "
+            f"sampling, which exists for call and put only"
         )
     return Config(
         name=text("name", data["name"]),

@@ -20,6 +20,7 @@ import sys
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 
@@ -77,8 +78,14 @@ def local_rank(comm) -> int:
 class MPIExecutor(BatchExecutor):
     """Master side of the batch protocol."""
 
-    def __init__(self, comm, batch_timesteps: int, M: int, workers: list[tuple[str, str, float]]):
-        super().__init__(batch_timesteps, M)
+    def __init__(
+        self,
+        comm,
+        batch_timesteps: int,
+        timesteps: Callable[[int], int],
+        workers: list[tuple[str, str, float]],
+    ):
+        super().__init__(batch_timesteps, timesteps)
         from mpi4py import MPI
 
         self.MPI = MPI

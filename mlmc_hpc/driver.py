@@ -42,6 +42,14 @@ class MLMCSettings:
     alpha: float | None = None
     beta: float | None = None
     gamma: float | None = None
+    method: str = "mlmc"  # mlmc | mc (plain Monte Carlo, see mlmc_hpc.plain_mc)
+    mc_steps: int | None = None  # mc: timesteps per path; None = exact sampling (European)
+
+    def timesteps(self, level: int) -> int:
+        """Cost of one sample of ``level``: M^l (mlmc); mc_steps, or 1 when exact (mc)."""
+        if self.method == "mc":
+            return self.mc_steps or 1
+        return self.M**level
 
 
 class LevelExecutor(Protocol):

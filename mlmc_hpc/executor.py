@@ -47,21 +47,28 @@ class BatchRecord:
 
 
 class Sampler(Protocol):
-    M: int
+    def steps(self, level: int) -> int:
+        """Timesteps of one sample of ``level`` (its cost)."""
+        ...
 
     def sample(self, level: int, batch: int, n: int) -> np.ndarray: ...
 
 
 class BatchPlanner:
-    """Cuts extra samples into keyed batches, largest first."""
+    """Cuts extra samples into keyed batches, largest first.
 
-    def __init__(self, batch_timesteps: int, M: int, next_batch: Sequence[int] = ()) -> None:
+    ``timesteps(level)`` is the cost of one sample (M^l for MLMC levels).
+    """
+
+    def __init__(
+        self, batch_timesteps: int, timesteps: Callable[[int], int], next_batch: Sequence[int] = ()
+    ) -> None:
         self.batch_timesteps = batch_timesteps
-        self.M = M
+        self.timesteps = timesteps
         self.next_batch = list(next_batch)
 
     def samples_per_batch(self, level: int) -> int:
-        return max(1, self.batch_timesteps // self.M**level)
+        return max(1, self.batch_timesteps // self.timesteps(level))
 
     def plan(self, extra: Sequence[int]) -> list[Task]:
         while len(self.next_batch) < len(extra):
@@ -72,7 +79,7 @@ class BatchPlanner:
             for start in range(0, int(wanted), size):
                 tasks.append(Task(level, self.next_batch[level], min(size, int(wanted) - start)))
                 self.next_batch[level] += 1
-        tasks.sort(key=lambda t: (-t.n * self.M**t.level, t.level, t.batch))
+        tasks.sort(key=lambda t: (-t.n * self.timesteps(t.level), t.level, t.batch))
         return tasks
 
 
@@ -112,8 +119,8 @@ class BatchExecutor:
     n_workers = 1
     startup_s = 0.0  # slowest worker's set-up before its first batch (GPU context, compile)
 
-    def __init__(self, batch_timesteps: int, M: int) -> None:
-        self.planner = BatchPlanner(batch_timesteps, M)
+    def __init__(self, batch_timesteps: int, timesteps: Callable[[int], int]) -> None:
+        self.planner = BatchPlanner(batch_timesteps, timesteps)
         self.records: list[BatchRecord] = []
         self.origin = time.perf_counter()
         self.stop_reason: Callable[[], str | None] = never_stop
@@ -152,7 +159,7 @@ class SerialExecutor(BatchExecutor):
     """Runs every batch in this process (one rank, or mpi4py absent)."""
 
     def __init__(self, sampler: Sampler, batch_timesteps: int, device: str = "cpu") -> None:
-        super().__init__(batch_timesteps, sampler.M)
+        super().__init__(batch_timesteps, sampler.steps)
         self.sampler = sampler
         self.host = socket.gethostname()
         self.devices = [device]

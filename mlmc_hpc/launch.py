@@ -35,7 +35,7 @@ def prepare(args: argparse.Namespace) -> tuple[Config, Resume | None]:
     """Validated config (backend and batch size resolved) and, with --resume, the saved
     state to continue from; raises ConfigError."""
     config = config_from_args(args)
-    config = resolved(config, resolve_backend(config.run.backend))
+    config = resolved(config, resolve_backend(config))
     check_output_path(config.run.output)
     if args.resume:
         return config, read_checkpoint(config.run.output, config)
@@ -57,7 +57,7 @@ def reporters(config: Config, quiet: bool, status: Callable[[], str] | None = No
         nonlocal count
         count += 1
         if not quiet:
-            line = progress_line(count, record, config.mlmc.eps, config.mlmc.theta)
+            line = progress_line(count, record, config.mlmc)
             print(line + (status() if status else ""), file=sys.stderr, flush=True)
 
     def warn(message: str) -> None:
@@ -138,7 +138,7 @@ def worker(comm) -> int:
         return EXIT_USAGE  # rank 0 printed the reason
     started = time.perf_counter()
     device = worker_device(config.run.backend, comm)
-    sampler = make_sampler(config.run.backend, config.option, config.mlmc.M, config.run.seed)
+    sampler = make_sampler(config.run.backend, config.option, config.mlmc, config.run.seed)
     comm.gather((socket.gethostname(), device, time.perf_counter() - started), root=0)
     if comm.bcast(None, root=0) != "go":
         return EXIT_USAGE
@@ -177,7 +177,7 @@ def master(comm, args: argparse.Namespace) -> int:
         comm.bcast("stop", root=0)
         return print_config_error(error)
     comm.bcast("go", root=0)
-    executor = MPIExecutor(comm, config.run.batch_timesteps, config.mlmc.M, workers)
+    executor = MPIExecutor(comm, config.run.batch_timesteps, config.mlmc.timesteps, workers)
     executor.stop_reason = stop_request(config).reason
 
     def status() -> str:

@@ -1,4 +1,9 @@
-"""Option payoffs (applied in place to arrays of terminal prices) and closed forms."""
+"""Option types, their payoffs' parameters and reference prices.
+
+``call`` and ``put`` are European; ``asian``, ``lookback``, ``digital`` and ``barrier``
+follow Giles, "Improved multilevel Monte Carlo convergence using the Milstein scheme"
+(MCQMC 2006), section 4; their level samplers live in :mod:`mlmc_hpc.sampler_paths`.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +12,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .closed_forms import (
+    black_scholes,
+    digital_call,
+    down_and_out_call,
+    geometric_asian_call,
+    lookback_call,
+)
 
-def normal_cdf(x: float) -> float:
-    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+EUROPEAN_TYPES = ("call", "put")
+PATH_TYPES = ("asian", "lookback", "digital", "barrier")
+OPTION_TYPES = EUROPEAN_TYPES + PATH_TYPES
+AVERAGES = ("arithmetic", "geometric")
+
+__all__ = ["OPTION_TYPES", "EuropeanPayoff", "black_scholes", "make_payoff", "reference_price"]
 
 
-def black_scholes(kind: str, S0: float, K: float, T: float, r: float, sigma: float) -> float:
-    """European call/put under GBM (Black & Scholes 1973):
-    C = S0 N(d1) - K e^{-rT} N(d2), P = K e^{-rT} N(-d2) - S0 N(-d1),
-    d1 = (ln(S0/K) + (r + sigma^2/2) T) / (sigma sqrt T), d2 = d1 - sigma sqrt T.
-    """
-    vol = sigma * math.sqrt(T)
-    d1 = (math.log(S0 / K) + (r + 0.5 * sigma**2) * T) / vol
-    d2 = d1 - vol
-    disc_k = K * math.exp(-r * T)
-    if kind == "call":
-        return S0 * normal_cdf(d1) - disc_k * normal_cdf(d2)
-    if kind == "put":
-        return disc_k * normal_cdf(-d2) - S0 * normal_cdf(-d1)
-    raise ValueError(f"no closed form for option type {kind!r}")
+def is_european(option) -> bool:
+    return option.type in EUROPEAN_TYPES
+
+
+def payout(option) -> float:
+    """Cash paid by a digital in the money: ``option.payout``, or K when not set."""
+    return option.K if getattr(option, "payout", None) is None else option.payout
 
 
 @dataclass(frozen=True)
@@ -52,12 +61,23 @@ class EuropeanPayoff:
 
 
 def make_payoff(option) -> EuropeanPayoff:
+    if not is_european(option):
+        raise ValueError(f"option type {option.type!r} is path-dependent, not European")
     return EuropeanPayoff(option.type, option.K, math.exp(-option.r * option.T))
 
 
 def reference_price(option) -> float:
-    """Closed-form price where one exists, NaN otherwise."""
-    try:
-        return black_scholes(option.type, option.S0, option.K, option.T, option.r, option.sigma)
-    except ValueError:
-        return math.nan
+    """Closed-form price where one exists (every type but the arithmetic Asian), else NaN."""
+    o = option
+    args = (o.S0, o.K, o.T, o.r, o.sigma)
+    if o.type in EUROPEAN_TYPES:
+        return black_scholes(o.type, *args)
+    if o.type == "digital":
+        return digital_call(*args, payout(o))
+    if o.type == "barrier":
+        return down_and_out_call(*args, o.barrier)
+    if o.type == "lookback":
+        return lookback_call(o.S0, o.T, o.r, o.sigma)
+    if o.type == "asian" and getattr(o, "average", "arithmetic") == "geometric":
+        return geometric_asian_call(*args)
+    return math.nan

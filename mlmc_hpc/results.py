@@ -9,7 +9,7 @@ HDF5 layout (documented in the README):
                      n_workers, seed, config, package_version, created, reference_price,
                      name, theta, M, alpha, beta, gamma, batch_timesteps, world_size,
                      mpi_version, worker_devices, finished, interrupted, stop_reason,
-                     resumed, startup_s, sampling_s
+                     resumed, startup_s, sampling_s, method, ci95_low, ci95_high
   /levels/*          length L+1: n_samples, mean, variance, cost_per_sample, timesteps,
                      compute_time_s, mean_pf, variance_pf, kurtosis, sums (L+1 x 8)
   /iterations/*      one row per iteration: samples_added (iter x L+1), L,
@@ -32,7 +32,8 @@ ROOT_ATTRS = (
     "price", "std_error", "eps", "converged", "L", "wall_time_s", "backend", "n_workers",
     "seed", "config", "package_version", "created", "reference_price", "name", "theta", "M",
     "alpha", "beta", "gamma", "batch_timesteps", "world_size", "mpi_version", "worker_devices",
-    "finished", "interrupted", "stop_reason", "resumed", "startup_s", "sampling_s",
+    "finished", "interrupted", "stop_reason", "resumed", "startup_s", "sampling_s", "method",
+    "ci95_low", "ci95_high",
 )  # fmt: skip
 GROUPS = ("levels", "iterations", "batches", "checkpoint")
 LEVEL_FIELDS = (
@@ -73,6 +74,9 @@ class RunResult:
     resumed: int = 0  # how many times the run was continued with --resume
     startup_s: float = 0.0  # slowest worker's set-up: CUDA context, kernel compilation
     sampling_s: float = 0.0  # sum over batches of their compute time
+    method: str = "mlmc"  # mlmc | mc (plain Monte Carlo: one level, L = 0)
+    ci95_low: float = float("nan")  # price -+ 1.96 std_error
+    ci95_high: float = float("nan")
     levels: dict[str, np.ndarray] = field(default_factory=dict)
     iterations: dict[str, np.ndarray] = field(default_factory=dict)
     batches: dict[str, np.ndarray] = field(default_factory=dict)

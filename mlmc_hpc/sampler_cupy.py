@@ -74,6 +74,9 @@ class CupyMilsteinSampler:
         self.out = cupy.empty(6, dtype=cupy.float64)
         self.sample(0, 0, 2)  # first launch loads the module: part of start-up, not sampling
 
+    def steps(self, level: int) -> int:
+        return self.M**level
+
     def sample(self, level: int, batch: int, n: int) -> np.ndarray:
         """The eight batch sums (see :mod:`mlmc_hpc.sums`) of n samples of level."""
         if not 0 < n < MAX_SAMPLES_PER_BATCH:

@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from .options import make_payoff
-from .sums import COST, N_SUMS, PF1, PF2, Y1, Y2, Y3, Y4, N
+from .sums import batch_totals, moment_row
 
 CHUNK_ELEMENTS = 1 << 16  # normals per block: 512 KiB, sized for L2 caches
 MAX_BLOCK_STEPS = 64  # timesteps per block on fine levels
@@ -73,10 +73,7 @@ class MilsteinGBMSampler:
                 rows.append(self._level0_chunk(rng, ws))
             else:
                 rows.append(self._coupled_chunk(rng, level, ws))
-        sums = np.array([math.fsum(column) for column in np.array(rows).T])
-        sums[N] = n
-        sums[COST] = float(n) * self.steps(level)
-        return sums
+        return batch_totals(rows, n, self.steps(level))
 
     def _level0_chunk(self, rng: np.random.Generator, ws: _Workspace) -> np.ndarray:
         """One Milstein step of size T; Pc = 0 so Y = Pf.
@@ -98,7 +95,7 @@ class MilsteinGBMSampler:
         else:
             np.subtract(scale * o.S0 * w + shift, y, out=y)
         np.maximum(y, 0.0, out=y)
-        return _moment_row(y, y, ws.square)
+        return moment_row(y, y, ws.square)
 
     def _coupled_chunk(self, rng: np.random.Generator, level: int, ws: _Workspace):
         o, M = self.option, self.M
@@ -125,7 +122,7 @@ class MilsteinGBMSampler:
         pf = self.payoff.apply_(fine)
         pc = self.payoff.apply_(coarse)
         np.subtract(pf, pc, out=pc)
-        return _moment_row(pc, pf, ws.square)
+        return moment_row(pc, pf, ws.square)
 
 
 class _Workspace:
@@ -142,16 +139,3 @@ class _Workspace:
         self.zc = self._zc[: max(1, block // M) * m].reshape(-1, m)
         self.path_f, self.path_c, self.square = (row[:m] for row in self._rows)
         return self
-
-
-def _moment_row(y: np.ndarray, pf: np.ndarray, scratch: np.ndarray) -> np.ndarray:
-    """Chunk sums in the :data:`~mlmc_hpc.sums.SUM_FIELDS` layout (n and cost filled later)."""
-    row = np.zeros(N_SUMS)
-    y2 = np.multiply(y, y, out=scratch)
-    row[Y1] = y.sum()
-    row[Y2] = y2.sum()
-    row[Y3] = np.dot(y2, y)
-    row[Y4] = np.dot(y2, y2)
-    row[PF1] = row[Y1] if pf is y else pf.sum()
-    row[PF2] = row[Y2] if pf is y else np.dot(pf, pf)
-    return row

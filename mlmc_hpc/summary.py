@@ -5,18 +5,26 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .driver import IterationRecord
+from .driver import IterationRecord, MLMCSettings
 from .estimators import bias_target, variance_target
+from .plain_mc import mc_variance_target
 from .results import RunResult
 
 
-def progress_line(index: int, record: IterationRecord, eps: float, theta: float) -> str:
+def progress_line(index: int, record: IterationRecord, settings: MLMCSettings) -> str:
+    """One line per iteration: samples added, variance and bias against their targets."""
+    eps, theta = settings.eps, settings.theta
     added = " ".join(str(n) for n in record.extra)
-    bias = "not tested" if math.isnan(record.bias) else f"{record.bias:.3e}"
+    if settings.method == "mc":
+        goal = mc_variance_target(eps, theta, settings.mc_steps is None)
+        bias = "exact sampling" if settings.mc_steps is None else "not estimated (grid)"
+    else:
+        goal = variance_target(eps, theta)
+        tested = "not tested" if math.isnan(record.bias) else f"{record.bias:.3e}"
+        bias = f"{tested} / {bias_target(eps, theta):.3e}"
     return (
         f"iter {index:3d}  L={record.L:2d}  added [{added}]  "
-        f"variance {record.variance:.3e} / {variance_target(eps, theta):.3e}  "
-        f"bias {bias} / {bias_target(eps, theta):.3e}  {record.seconds:.2f} s"
+        f"variance {record.variance:.3e} / {goal:.3e}  bias {bias}  {record.seconds:.2f} s"
     )
 
 
@@ -40,19 +48,33 @@ def level_table(result: RunResult) -> str:
 
 
 def price_lines(result: RunResult) -> str:
-    lines = [f"price      {result.price:.6f} +- {result.std_error:.6f} (standard error)"]
+    lines = [
+        f"price      {result.price:.6f} +- {result.std_error:.6f} (standard error)  "
+        f"95% CI [{result.ci95_low:.6f}, {result.ci95_high:.6f}]"
+    ]
     if math.isfinite(result.reference_price):
         error = result.price - result.reference_price
         lines.append(
             f"reference  {result.reference_price:.6f} (closed form)  "
             f"error {error:+.6f} = {error / result.eps:+.2f} eps"
         )
-    state = "yes" if result.converged else "NO (bias test failed at Lmax)"
+    if result.method == "mc":
+        steps = int(result.levels["cost_per_sample"][0])
+        grid = "exact sampling" if steps == 1 and _exact(result) else f"{steps} timesteps"
+        state = f"plain Monte Carlo, {grid}, variance target met"
+        if grid != "exact sampling":
+            state += " (grid bias not estimated)"
+    else:
+        state = "yes" if result.converged else "NO (bias test failed at Lmax)"
     lines.append(
         f"converged  {state}  L = {result.L}  eps = {result.eps:g}  "
         f"wall {result.wall_time_s:.2f} s  backend {result.backend}  workers {result.n_workers}"
     )
     return "\n".join(lines)
+
+
+def _exact(result: RunResult) -> bool:
+    return "mc_steps: auto" in result.config
 
 
 def summary_dict(result: RunResult, output: str) -> dict[str, Any]:
@@ -66,6 +88,8 @@ def summary_dict(result: RunResult, output: str) -> dict[str, Any]:
         "error": result.price - reference if math.isfinite(reference) else None,
         "eps": result.eps,
         "converged": result.converged,
+        "method": result.method,
+        "ci95": [result.ci95_low, result.ci95_high],
         "L": result.L,
         "alpha": result.alpha,
         "beta": result.beta,

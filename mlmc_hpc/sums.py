@@ -13,6 +13,8 @@ result bit-identical whoever computed the batches.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 SUM_FIELDS = ("n", "sum_y", "sum_y2", "sum_y3", "sum_y4", "sum_pf", "sum_pf2", "cost")
@@ -109,3 +111,24 @@ class LevelSums:
         central4 = m4 - 4 * m3 * m1 + 6 * m2 * m1**2 - 3 * m1**4
         var = m2 - m1**2
         return float(central4 / var**2) if var > 0 else float("nan")
+
+
+def moment_row(y: np.ndarray, pf: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
+    """Sums of one chunk of samples in the :data:`SUM_FIELDS` layout (n and cost left 0)."""
+    row = empty_sums()
+    y2 = np.multiply(y, y, out=scratch)
+    row[Y1] = y.sum()
+    row[Y2] = y2.sum()
+    row[Y3] = np.dot(y2, y)
+    row[Y4] = np.dot(y2, y2)
+    row[PF1] = row[Y1] if pf is y else pf.sum()
+    row[PF2] = row[Y2] if pf is y else np.dot(pf, pf)
+    return row
+
+
+def batch_totals(rows: list[np.ndarray], n: int, timesteps_per_sample: int) -> np.ndarray:
+    """A batch's sums from its chunk rows: exactly rounded column sums (fsum), n and cost."""
+    sums = np.array([math.fsum(column) for column in np.array(rows).T])
+    sums[N] = n
+    sums[COST] = float(n) * timesteps_per_sample
+    return sums

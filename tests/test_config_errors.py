@@ -17,7 +17,60 @@ CASES = [
     ("option: {K: -5}", "config error: option.K must be > 0, got -5"),
     ("option: {T: 0.0}", "config error: option.T must be > 0, got 0.0"),
     ("option: {r: [1]}", "config error: option.r must be a number, got [1]"),
-    ("option: {type: asain}", "config error: option.type must be one of call | put, got 'asain'"),
+    (
+        "option: {type: asain}",
+        "config error: option.type must be one of call | put | asian | lookback | digital | "
+        "barrier, got 'asain'; did you mean asian?",
+    ),
+    (
+        "option: {type: barrier, barrier: 100}",
+        "config error: option.barrier must be a number with 0 < barrier < min(S0, K) = 100 "
+        "for a down-and-out call, got 100.0",
+    ),
+    (
+        "option: {type: barrier, S0: 120, barrier: 110}",
+        "config error: option.barrier must be a number with 0 < barrier < min(S0, K) = 100 "
+        "for a down-and-out call, got 110.0",
+    ),
+    (
+        "option: {type: barrier}",
+        "config error: option.barrier must be a number with 0 < barrier < min(S0, K) = 100 "
+        "for a down-and-out call, got None",
+    ),
+    ("option: {type: barrier, barrier: -5}", "config error: option.barrier must be > 0, got -5"),
+    (
+        "option: {type: call, barrier: 80}",
+        "config error: option.barrier applies to option.type barrier only; remove it or set "
+        "it to null for type call",
+    ),
+    ("option: {type: digital, payout: 0}", "config error: option.payout must be > 0, got 0"),
+    (
+        "option: {type: put, payout: 10}",
+        "config error: option.payout applies to option.type digital only; remove it or set "
+        "it to null for type put",
+    ),
+    (
+        "option: {type: asian, average: harmonic}",
+        "config error: option.average must be one of arithmetic | geometric, got 'harmonic'",
+    ),
+    (
+        "option: {type: call, average: geometric}",
+        "config error: option.average applies to option.type asian only; remove it for type call",
+    ),
+    (
+        "mlmc: {method: qmc}",
+        "config error: mlmc.method must be one of mlmc | mc, got 'qmc'; did you mean mc?",
+    ),
+    (
+        "option: {type: asian}\nmlmc: {method: mc}",
+        "config error: mlmc.mc_steps must be an integer >= 1 (timesteps of the plain Monte Carlo "
+        "grid) for option.type asian with mlmc.method mc; auto means exact sampling, which "
+        "exists for call and put only",
+    ),
+    (
+        "mlmc: {mc_steps: 0}",
+        "config error: mlmc.mc_steps must be auto or an integer in 1..2**40, got 0",
+    ),
     ("mlmc: {Lmin: 1}", "config error: mlmc.Lmin must be an integer >= 2, got 1"),
     ("mlmc: {Lmin: 2.5}", "config error: mlmc.Lmin must be an integer, got 2.5"),
     ("mlmc: {Lmin: 6, Lmax: 4}", "config error: mlmc.Lmax must be >= mlmc.Lmin (6), got 4"),
@@ -36,7 +89,7 @@ CASES = [
     ("mlmc: {epss: 0.1}", "config error: unknown key mlmc.epss; did you mean mlmc.eps?"),
     ("optoin: {S0: 1}", "config error: unknown key optoin; did you mean option?"),
     ("mlmc: 3", "config error: mlmc must be a mapping with keys eps, Lmin, Lmax, N0, theta, "
-     "M, alpha, beta, gamma; got 3"),
+     "M, alpha, beta, gamma, method, mc_steps; got 3"),
 ]  # fmt: skip
 
 
@@ -78,6 +131,17 @@ def test_cupy_backend_without_gpu_is_refused(capsys, tmp_path):
     err = capsys.readouterr().err
     assert err.startswith("config error: run.backend is cupy but ") and err.count("\n") == 1
     assert "use run.backend: numpy or auto" in err
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_cupy_backend_for_a_path_payoff_is_refused(capsys, tmp_path):
+    args = ["--backend", "cupy", "--set", "option.type=asian", "--output", str(tmp_path / "x.h5")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "config error: run.backend cupy has kernels for option.type call | put with mlmc.method "
+        "mlmc only, got type asian with method mlmc; use run.backend: numpy or auto\n"
+    )
     assert not (tmp_path / "x.h5").exists()
 
 
