@@ -104,3 +104,38 @@ def bias_target(eps: float, theta: float) -> float:
 def variance_target(eps: float, theta: float) -> float:
     """Largest estimator variance allowed: (1 - theta) eps^2."""
     return (1.0 - theta) * eps**2
+
+
+def consistency_check(
+    mean_y: float,
+    mean_pf: float,
+    mean_pf_coarser: float,
+    var_y: float,
+    var_pf: float,
+    var_pf_coarser: float,
+    n: int,
+) -> float:
+    """Giles' telescoping check for level l >= 1 (``mlmc_test.m``), with independent
+    samples per level: E[Pc_l] must equal E[Pf_{l-1}], so
+
+        |mean Y_l - mean Pf_l + mean Pf_{l-1}| / (3 (sqrt V_Y + sqrt Vf_l + sqrt Vf_{l-1}) / sqrt n)
+
+    is below 1 unless the coupling is wrong (values > 1 are Giles' warning).
+    """  # fmt: skip
+    spread = 3.0 * (math.sqrt(var_y) + math.sqrt(var_pf) + math.sqrt(var_pf_coarser))
+    return abs(mean_y - mean_pf + mean_pf_coarser) / (spread / math.sqrt(n))
+
+
+def rate_standard_error(kurtosis: Sequence[float], n: Sequence[int]) -> float:
+    """Standard error of the beta regression over levels 1..L from the samples' own spread.
+
+    A sample variance of n values with kurtosis k has relative variance (k - 1)/n, so
+    se(log2 V_l) = sqrt((k_l - 1)/n_l) / ln 2; the slope is sum_l c_l log2 V_l with
+    c_l = (l - mean l) / sum (l - mean l)^2, hence se = sqrt(sum_l c_l^2 se_l^2).
+    """
+    levels = np.arange(1, len(kurtosis), dtype=np.float64)
+    weights = (levels - levels.mean()) / np.sum((levels - levels.mean()) ** 2)
+    k = np.asarray(kurtosis[1:], dtype=np.float64)
+    counts = np.asarray(n[1:], dtype=np.float64)
+    se_log = np.sqrt(np.maximum(k - 1.0, 0.0) / counts) / math.log(2.0)
+    return float(np.sqrt(np.sum(weights**2 * se_log**2)))

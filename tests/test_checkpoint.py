@@ -229,3 +229,29 @@ def test_signal_then_resume_cli(tmp_path, long_reference, how):
     resumed = run_cli(*LONG, "--output", str(out), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     same_numbers(long_reference, out)
+
+
+OTHER_WORKLOADS = {  # eps sized for about 0.3 s per run
+    "lookback": [("option.type", "lookback"), ("mlmc.eps", 0.1)],
+    "plain mc": [
+        ("mlmc.method", "mc"),
+        ("option.type", "digital"),
+        ("mlmc.mc_steps", 16),
+        ("mlmc.eps", 1.0),
+    ],
+}
+
+
+@pytest.mark.parametrize("workload", OTHER_WORKLOADS)
+@pytest.mark.parametrize("stop_at", [1, 7])
+def test_path_payoffs_and_plain_mc_resume_bit_identically(tmp_path, workload, stop_at):
+    out = tmp_path / "r.h5"
+    overrides = [*SMALL, *OTHER_WORKLOADS[workload], ("run.output", str(out))]
+    config = resolved(load_config(ROOT / "configs/tsla.yaml", overrides), "numpy")
+    reference = price(config, serial_executor(config))
+    executor = serial_executor(config)
+    stop_after(executor, stop_at)
+    price(config, executor, checkpoint_path=str(out)).save(out)
+    finished = price(config, serial_executor(config), resume=read_checkpoint(out, config))
+    assert finished.method == config.mlmc.method and finished.resumed == 1
+    assert_same_run(finished, reference)

@@ -41,11 +41,22 @@ def contents(path):
     return attrs, data
 
 
-def test_bit_identical_on_any_rank_count(tmp_path):
+WORKLOADS = {
+    "european": ((), (1, 2, 3, 4)),
+    "asian": (("--set", "option.type=asian"), (1, 3)),
+    "barrier": (("--set", "option.type=barrier", "--set", "option.barrier=380"), (1, 3)),
+    "plain mc": (("--set", "mlmc.method=mc", "--set", "option.type=lookback",
+                  "--set", "mlmc.mc_steps=32", "--eps", "0.05"), (1, 3)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("workload", WORKLOADS)
+def test_bit_identical_on_any_rank_count(tmp_path, workload):
+    extra, ranks = WORKLOADS[workload]
     args = ("--config", str(ROOT / "configs/tsla.yaml"), "--eps", "0.02", "--quiet",
-            "--set", "run.batch_timesteps=200000")  # fmt: skip
+            "--set", "run.batch_timesteps=200000", *extra)  # fmt: skip
     reference = None
-    for n in (1, 2, 3, 4):
+    for n in ranks:
         (tmp_path / f"n{n}").mkdir()
         out = tmp_path / f"n{n}" / "r.h5"  # same path text: the stored config must match
         done = mpirun(n, *args, "--output", "r.h5", cwd=out.parent)
