@@ -36,7 +36,7 @@ from .options import is_european, make_payoff, payout
 from .sampler_numpy import batch_generator
 from .sums import batch_totals, moment_row
 
-PATH_WIDTH = 4096  # paths per chunk
+PATH_WIDTH = 8192  # paths per chunk: about 64 KiB per state array
 STEP_BLOCK = 32  # coarse steps whose random numbers are drawn at once
 _normal_cdf = np.vectorize(normal_cdf, otypes=[np.float64])
 

@@ -87,7 +87,7 @@ def run_case(name: str, eps: float) -> dict:
     total = int(timesteps.sum())
     ours_rate = total / result.wall_time_s
 
-    planner = BatchPlanner(config.run.batch_timesteps, config.mlmc.M)
+    planner = BatchPlanner(config.run.batch_timesteps, config.mlmc.timesteps)
     rng = np.random.default_rng(0)
     start = time.perf_counter()
     for task in planner.plan([int(n) for n in result.levels["n_samples"]]):

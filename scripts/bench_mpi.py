@@ -32,6 +32,9 @@ class NullSampler:
 
     M = 2
 
+    def steps(self, level: int) -> int:
+        return self.M**level
+
     def sample(self, level: int, batch: int, n: int):
         import numpy as np
 
@@ -47,7 +50,8 @@ def dispatch_mode(batches: int) -> None:
     if comm.Get_rank() != 0:
         worker_loop(comm, NullSampler())
         return
-    executor = MPIExecutor(comm, 1, 2, [("h", "cpu")] * (comm.Get_size() - 1))
+    workers = [("h", "cpu", 0.0)] * (comm.Get_size() - 1)
+    executor = MPIExecutor(comm, 1, NullSampler().steps, workers)
     executor.sample([1000])  # warm-up
     start = time.perf_counter()
     executor.sample([batches])  # batch_timesteps = 1: one sample per batch

@@ -17,7 +17,7 @@ def distributed_sums(comm):
     sampler = MilsteinGBMSampler(OPTION, 2, seed=4)
     if comm.Get_rank() == 0:
         workers = [("h", "cpu", 0.25)] * (comm.Get_size() - 1)  # host, device, start-up s
-        executor = MPIExecutor(comm, batch_timesteps=2048, M=2, workers=workers)
+        executor = MPIExecutor(comm, batch_timesteps=2048, timesteps=sampler.steps, workers=workers)
         first = executor.sample(EXTRA)
         second = executor.sample([5, 0, 7, 0])
         executor.close()
