@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .config import ConfigError, load_config, parse_assignment
 
-SUBCOMMANDS = ("run",)
+SUBCOMMANDS = ("run", "test", "report", "demo")
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 75  # stopped early (signal or job end); checkpoint saved, use --resume
 
@@ -28,18 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser("run", help="price an option (the default command)")
-    run.add_argument("--config", help="YAML config file (defaults are used for missing keys)")
+    add_config_options(run)
     run.add_argument("--eps", help="target RMS error (overrides mlmc.eps)")
-    run.add_argument("--seed", help="master seed (overrides run.seed)")
     run.add_argument("--output", help="HDF5 result path (overrides run.output)")
-    run.add_argument("--backend", help="auto | numpy | cupy (overrides run.backend)")
-    run.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override any config key, e.g. --set mlmc.theta=0.5 (repeatable)",
-    )
     run.add_argument(
         "--resume",
         action="store_true",
@@ -47,7 +38,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     run.add_argument("--quiet", action="store_true", help="no per-iteration progress lines")
+
+    test = commands.add_parser(
+        "test", help="Giles' convergence and complexity tests (mlmc_test), saved to HDF5"
+    )
+    add_config_options(test)
+    test.add_argument("--samples", default="20000", help="N samples per level (default 20000)")
+    test.add_argument("--levels", default="8", help="convergence test on levels 0..L (default 8)")
+    test.add_argument("--eps-list", default="0.005,0.01,0.02,0.05,0.1",
+                      help="complexity test accuracies, comma separated")  # fmt: skip
+    test.add_argument("--repeat", default="1",
+                      help="K runs per eps: RMS error against the closed form")  # fmt: skip
+    test.add_argument("--output", help="HDF5 path (default results/NAME-test.h5)")
+    test.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+    report = commands.add_parser("report", help="tables (and --plot figures) from HDF5 results")
+    report.add_argument("files", nargs="+", metavar="RESULT.h5", help="run or test results")
+    report.add_argument("--plot", metavar="DIR", help="write PNG figures to DIR (matplotlib)")
+
+    demo = commands.add_parser("demo", help="live demo: one problem, progress, speedup")
+    demo.add_argument("--preset", help="aapl | tsla | spy | giles (or enter parameters)")
+    for name in ("S0", "K", "T", "sigma", "r", "eps"):
+        demo.add_argument(f"--{name}", help=f"{name} (overrides the preset)")
+    demo.add_argument("--type", help="option type (default call)")
+    demo.add_argument("--workers", help="workers for the parallel run (default: CPU count)")
+    demo.add_argument("--no-compare", action="store_true",
+                      help="skip the one-worker against all-workers comparison")  # fmt: skip
+    demo.add_argument("--non-interactive", action="store_true",
+                      help="never prompt; missing values come from the preset")  # fmt: skip
     return parser
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="YAML config file (defaults are used for missing keys)")
+    parser.add_argument("--seed", help="master seed (overrides run.seed)")
+    parser.add_argument("--backend", help="auto | numpy | cupy (overrides run.backend)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override any config key, e.g. --set mlmc.theta=0.5 (repeatable)",
+    )
 
 
 def normalise_argv(argv: list[str]) -> list[str]:
@@ -60,9 +92,9 @@ def normalise_argv(argv: list[str]) -> list[str]:
 def config_from_args(args: argparse.Namespace):
     overrides = [parse_assignment(item) for item in args.set]
     for key, value in (
-        ("mlmc.eps", args.eps),
+        ("mlmc.eps", getattr(args, "eps", None)),
         ("run.seed", args.seed),
-        ("run.output", args.output),
+        ("run.output", args.output if args.command == "run" else None),
         ("run.backend", args.backend),
     ):
         if value is not None:
@@ -92,6 +124,18 @@ def main(argv: list[str] | None = None) -> int:
         from .launch import run_command
 
         return run_command(args)
+    if args.command == "test":
+        from .diagnose import test_command
+
+        return test_command(args)
+    if args.command == "report":
+        from .report import report_command
+
+        return report_command(args)
+    if args.command == "demo":
+        from .demo import demo_command
+
+        return demo_command(args)
     return EXIT_USAGE
 
 

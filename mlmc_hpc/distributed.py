@@ -164,6 +164,12 @@ class MPIExecutor(BatchExecutor):
         level, batch, start, end, seconds = buffer[N_SUMS:]
         return sums, int(level), int(batch), float(start), float(end), float(seconds)
 
+    def status(self) -> str:
+        return (
+            f"  workers busy {self.busy_workers}/{self.n_workers}"
+            f"  master idle {100 * self.idle_fraction:.0f}%"
+        )
+
     def close(self) -> None:
         """Tell every worker to stop (a task-shaped message with tag STOP)."""
         empty = np.zeros(3, dtype=np.int64)

@@ -126,16 +126,28 @@ def consistency_check(
     return abs(mean_y - mean_pf + mean_pf_coarser) / (spread / math.sqrt(n))
 
 
-def rate_standard_error(kurtosis: Sequence[float], n: Sequence[int]) -> float:
-    """Standard error of the beta regression over levels 1..L from the samples' own spread.
-
-    A sample variance of n values with kurtosis k has relative variance (k - 1)/n, so
-    se(log2 V_l) = sqrt((k_l - 1)/n_l) / ln 2; the slope is sum_l c_l log2 V_l with
-    c_l = (l - mean l) / sum (l - mean l)^2, hence se = sqrt(sum_l c_l^2 se_l^2).
+def slope_standard_error(se_log2: Sequence[float]) -> float:
+    """Standard error of the least-squares slope over levels 1..L (index 0 ignored) when
+    log2 of level l's estimate has standard error se_log2[l], levels independent:
+    slope = sum_l c_l y_l, c_l = (l - mean l) / sum (l - mean l)^2, se = sqrt(sum c_l^2 se_l^2).
     """
-    levels = np.arange(1, len(kurtosis), dtype=np.float64)
+    levels = np.arange(1, len(se_log2), dtype=np.float64)
     weights = (levels - levels.mean()) / np.sum((levels - levels.mean()) ** 2)
-    k = np.asarray(kurtosis[1:], dtype=np.float64)
-    counts = np.asarray(n[1:], dtype=np.float64)
-    se_log = np.sqrt(np.maximum(k - 1.0, 0.0) / counts) / math.log(2.0)
-    return float(np.sqrt(np.sum(weights**2 * se_log**2)))
+    return float(np.sqrt(np.sum(weights**2 * np.asarray(se_log2[1:], dtype=np.float64) ** 2)))
+
+
+def rate_standard_error(kurtosis: Sequence[float], n: Sequence[int]) -> float:
+    """Standard error of beta: a sample variance of n values with kurtosis k has relative
+    variance (k - 1)/n, so se(log2 V_l) = sqrt((k_l - 1)/n_l) / ln 2."""
+    k = np.asarray(kurtosis, dtype=np.float64)
+    counts = np.asarray(n, dtype=np.float64)
+    return slope_standard_error(np.sqrt(np.maximum(k - 1.0, 0.0) / counts) / math.log(2.0))
+
+
+def weak_rate_standard_error(
+    means: Sequence[float], variances: Sequence[float], n: Sequence[int]
+) -> float:
+    """Standard error of alpha: se(log2 |m_l|) = sqrt(V_l / n_l) / (|m_l| ln 2)."""
+    m = np.abs(np.asarray(means, dtype=np.float64))
+    se = np.sqrt(np.asarray(variances, dtype=np.float64) / np.asarray(n, dtype=np.float64))
+    return slope_standard_error(se / (np.maximum(m, np.finfo(np.float64).tiny) * math.log(2.0)))

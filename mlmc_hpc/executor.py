@@ -151,6 +151,10 @@ class BatchExecutor:
         self.records = list(records)
         self.origin -= elapsed_s
 
+    def status(self) -> str:
+        """Text appended to progress lines (the MPI executor reports its workers)."""
+        return ""
+
     def close(self) -> None:
         """Release workers; the serial executor has none."""
 

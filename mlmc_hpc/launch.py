@@ -67,23 +67,40 @@ def reporters(config: Config, quiet: bool, status: Callable[[], str] | None = No
 
 
 def run_command(args: argparse.Namespace) -> int:
+    return with_executor(args, prepare, price_job)
+
+
+def price_job(
+    args: argparse.Namespace, config: Config, resume, executor, world_size: int, mpi_version: str
+) -> int:
+    """The ``run`` command's work: price (with checkpoints), save, report."""
+    executor.stop_reason = stop_request(config).reason
+    progress, warn = reporters(config, args.quiet, executor.status)
+    result = price(
+        config, executor, progress, warn, world_size=world_size, mpi_version=mpi_version,
+        resume=resume, checkpoint_path=config.run.output,
+    )  # fmt: skip
+    return save_and_report(result, config, args)
+
+
+def with_executor(
+    args: argparse.Namespace,
+    prepare_job: Callable[[argparse.Namespace], tuple[Config, object]],
+    job: Callable[..., int],
+) -> int:
+    """Validate with ``prepare_job`` (ConfigError -> exit 2), then run
+    ``job(args, config, context, executor, world_size, mpi_version)`` in this process
+    or, under mpiexec, on rank 0 with ranks 1..N-1 as workers."""
     from .distributed import mpi_library_version, world
 
     comm = world()
     if comm is not None:
-        return run_distributed(comm, args)
+        return run_distributed(comm, args, prepare_job, job)
     try:
-        config, resume = prepare(args)
+        config, context = prepare_job(args)
     except ConfigError as error:
         return print_config_error(error)
-    progress, warn = reporters(config, args.quiet)
-    executor = serial_executor(config)
-    executor.stop_reason = stop_request(config).reason
-    result = price(
-        config, executor, progress, warn, mpi_version=mpi_library_version(),
-        resume=resume, checkpoint_path=config.run.output,
-    )  # fmt: skip
-    return save_and_report(result, config, args)
+    return job(args, config, context, serial_executor(config), 1, mpi_library_version())
 
 
 def save_and_report(result, config: Config, args: argparse.Namespace) -> int:
@@ -105,12 +122,12 @@ def save_and_report(result, config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_distributed(comm, args: argparse.Namespace) -> int:
+def run_distributed(comm, args: argparse.Namespace, prepare_job, job) -> int:
     from .distributed import abort_on_exception
 
     role = "master" if comm.Get_rank() == 0 else "worker"
     try:
-        return master(comm, args) if role == "master" else worker(comm)
+        return master(comm, args, prepare_job, job) if role == "master" else worker(comm)
     except BaseException as exc:  # noqa: BLE001 - any failure must end every rank
         abort_on_exception(comm, role, exc)
         return EXIT_FAILURE
@@ -161,11 +178,11 @@ def check_placement(config: Config, workers: list[tuple[str, str, float]]) -> No
         )
 
 
-def master(comm, args: argparse.Namespace) -> int:
+def master(comm, args: argparse.Namespace, prepare_job, job) -> int:
     from .distributed import MPIExecutor, WorkerFailedError, mpi_library_version
 
     try:
-        config, resume = prepare(args)
+        config, context = prepare_job(args)
     except ConfigError as error:
         comm.bcast(None, root=0)
         return print_config_error(error)
@@ -178,25 +195,12 @@ def master(comm, args: argparse.Namespace) -> int:
         return print_config_error(error)
     comm.bcast("go", root=0)
     executor = MPIExecutor(comm, config.run.batch_timesteps, config.mlmc.timesteps, workers)
-    executor.stop_reason = stop_request(config).reason
-
-    def status() -> str:
-        return (
-            f"  workers busy {executor.busy_workers}/{executor.n_workers}"
-            f"  master idle {100 * executor.idle_fraction:.0f}%"
-        )
-
-    progress, warn = reporters(config, args.quiet, status)
     try:
-        result = price(
-            config, executor, progress=progress, warn=warn,
-            world_size=comm.Get_size(), mpi_version=mpi_library_version(),
-            resume=resume, checkpoint_path=config.run.output,
-        )  # fmt: skip
+        code = job(args, config, context, executor, comm.Get_size(), mpi_library_version())
     except WorkerFailedError as failure:
         print(f"{failure}\nerror: a worker failed; stopping all {comm.Get_size()} ranks",
               file=sys.stderr, flush=True)  # fmt: skip
         comm.Abort(EXIT_FAILURE)
         return EXIT_FAILURE
     executor.close()
-    return save_and_report(result, config, args)
+    return code

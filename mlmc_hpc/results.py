@@ -84,44 +84,62 @@ class RunResult:
 
     def save(self, path: str | Path) -> Path:
         """Write atomically; the target is replaced only by a complete file."""
-        import h5py
-
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        try:
-            with h5py.File(temporary, "w") as h5:
-                for name in ROOT_ATTRS:
-                    h5.attrs[name] = getattr(self, name)
-                for group_name in GROUPS:
-                    contents = getattr(self, group_name)
-                    if group_name == "checkpoint" and not contents:
-                        continue
-                    group = h5.create_group(group_name)
-                    for key, values in contents.items():
-                        values = np.asarray(values)
-                        if values.dtype.kind == "U":
-                            values = values.astype(h5py.string_dtype())
-                        group.create_dataset(key, data=values)
-            os.replace(temporary, path)
-        finally:
-            if temporary.exists():
-                temporary.unlink()
-        return path
+        attrs = {name: getattr(self, name) for name in ROOT_ATTRS}
+        groups = {name: getattr(self, name) for name in GROUPS}
+        if not groups["checkpoint"]:
+            del groups["checkpoint"]
+        return write_hdf5(path, attrs, groups)
 
     @classmethod
     def load(cls, path: str | Path) -> RunResult:
-        import h5py
-
-        with h5py.File(path, "r") as h5:
-            values: dict[str, Any] = {}
-            for f in fields(cls):
-                if f.name in GROUPS:
-                    group = h5.get(f.name, {})
-                    values[f.name] = {key: _decoded(group[key][()]) for key in group}
-                elif f.name in h5.attrs:
-                    values[f.name] = _plain(h5.attrs[f.name])
+        attrs, groups = read_hdf5(path)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in GROUPS:
+                values[f.name] = groups.get(f.name, {})
+            elif f.name in attrs:
+                values[f.name] = attrs[f.name]
         return cls(**values)
+
+
+def write_hdf5(path: str | Path, attrs: dict[str, Any], groups: dict[str, dict]) -> Path:
+    """Root attributes and groups of datasets, written to a temp file beside ``path`` and
+    renamed over it, so the target is only ever replaced by a complete file."""
+    import h5py
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with h5py.File(temporary, "w") as h5:
+            for name, value in attrs.items():
+                h5.attrs[name] = value
+            for group_name, contents in groups.items():
+                group = h5.create_group(group_name)
+                for key, values in contents.items():
+                    values = np.asarray(values)
+                    if values.dtype.kind == "U":
+                        values = values.astype(h5py.string_dtype())
+                    group.create_dataset(key, data=values)
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+    return path
+
+
+def read_hdf5(path: str | Path) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
+    """(root attributes, {group: {dataset: array}}) of a file written by :func:`write_hdf5`."""
+    import h5py
+
+    with h5py.File(path, "r") as h5:
+        attrs = {name: _plain(value) for name, value in h5.attrs.items()}
+        groups = {
+            name: {key: _decoded(item[key][()]) for key in item}
+            for name, item in h5.items()
+            if isinstance(item, h5py.Group)
+        }
+    return attrs, groups
 
 
 def _plain(value: Any) -> Any:
