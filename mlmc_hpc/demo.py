@@ -22,6 +22,7 @@ from .app import price, resolved, serial_executor
 from .backend import resolve_backend
 from .cli import EXIT_OK, print_config_error
 from .config import ConfigError, load_config
+from .estimators import bias_target, variance_target
 from .summary import price_lines
 
 # The study's cases (configs/*.yaml) and Giles' test case.
@@ -65,6 +66,7 @@ def demo_config(values: dict, output: str):
 def live_run(config) -> float:
     """The adaptive loop in this process, one line per iteration; returns the wall time."""
     started = time.perf_counter()
+    eps, theta = config.mlmc.eps, config.mlmc.theta
     count = 0
 
     def progress(record) -> None:
@@ -73,8 +75,8 @@ def live_run(config) -> float:
         counts = " ".join(str(n) for n in record.extra)
         bias = "  -  " if record.bias != record.bias else f"{record.bias:.2e}"
         print(f"  iter {count:2d}  L={record.L:2d}  +N_l [{counts}]  variance "
-              f"{record.variance:.2e}/{(1 - config.mlmc.theta) * config.mlmc.eps**2:.2e}  "
-              f"bias {bias}/{config.mlmc.theta**0.5 * config.mlmc.eps:.2e}  "
+              f"{record.variance:.2e}/{variance_target(eps, theta):.2e}  "
+              f"bias {bias}/{bias_target(eps, theta):.2e}  "
               f"{time.perf_counter() - started:6.2f} s", flush=True)  # fmt: skip
 
     result = price(config, serial_executor(config), progress=progress)

@@ -74,7 +74,10 @@ def price_lines(result: RunResult) -> str:
 
 
 def _exact(result: RunResult) -> bool:
-    return "mc_steps: auto" in result.config
+    """Plain MC with exact sampling (mc_steps auto), read from the stored config."""
+    from .config import load_config_text
+
+    return load_config_text(result.config).mlmc.mc_steps is None
 
 
 def summary_dict(result: RunResult, output: str) -> dict[str, Any]:
