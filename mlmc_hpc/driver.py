@@ -193,17 +193,28 @@ def run_mlmc(
                 extra = extra_samples(optimal_samples(variances, costs, s.eps, s.theta), done)
         state.extra = np.asarray(extra, dtype=np.int64)
         state.finished = state.finished or int(state.extra.sum()) == 0
-
-        record = IterationRecord(
-            extra=taken,
-            L=len(levels) - 1,
-            bias=bias,
-            variance=estimator_variance(levels),
-            seconds=time.perf_counter() - started,
-        )
-        state.iterations.append(record)
-        if progress:
-            progress(record)
-        if checkpoint:
-            checkpoint(state)
+        end_iteration(state, taken, bias, started, progress, checkpoint)
     return state.estimate()
+
+
+def end_iteration(
+    state: DriverState,
+    taken: list[int],
+    bias: float,
+    started: float,
+    progress: Callable[[IterationRecord], None] | None,
+    checkpoint: Callable[[DriverState], None] | None,
+) -> None:
+    """Record the iteration that took ``taken`` samples, then report and checkpoint it."""
+    record = IterationRecord(
+        extra=taken,
+        L=len(state.levels) - 1,
+        bias=bias,
+        variance=estimator_variance(state.levels),
+        seconds=time.perf_counter() - started,
+    )
+    state.iterations.append(record)
+    if progress:
+        progress(record)
+    if checkpoint:
+        checkpoint(state)

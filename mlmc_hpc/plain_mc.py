@@ -23,7 +23,7 @@ from .driver import (
     LevelExecutor,
     MLMCEstimate,
     MLMCSettings,
-    estimator_variance,
+    end_iteration,
 )
 from .estimators import extra_samples, nearly_converged, variance_target
 from .sums import LevelSums
@@ -75,13 +75,5 @@ def run_mc(
         state.finished = nearly_converged(extra, [level.n])
         state.converged = state.finished
         state.extra = np.zeros(1, dtype=np.int64) if state.finished else extra
-        record = IterationRecord(
-            extra=taken, L=0, bias=math.nan, variance=estimator_variance(state.levels),
-            seconds=time.perf_counter() - started,
-        )  # fmt: skip
-        state.iterations.append(record)
-        if progress:
-            progress(record)
-        if checkpoint:
-            checkpoint(state)
+        end_iteration(state, taken, math.nan, started, progress, checkpoint)
     return state.estimate()

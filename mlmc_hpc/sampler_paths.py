@@ -179,6 +179,7 @@ class PlainMCSampler:
         if steps is None and not is_european(option):
             raise ValueError("exact sampling exists for call and put only")
         self.option, self.grid, self.seed, self.width = option, steps, seed, width
+        self.payoff = make_payoff(option) if steps is None else None
 
     def steps(self, level: int) -> int:
         return self.grid or 1
@@ -197,7 +198,7 @@ class PlainMCSampler:
                 prices += (o.r - 0.5 * o.sigma**2) * o.T
                 np.exp(prices, out=prices)
                 prices *= o.S0
-                pf = make_payoff(o).apply_(prices)
+                pf = self.payoff.apply_(prices)
             else:
                 pf = simulate(o, rng, self.grid, None, m)[0]
             rows.append(moment_row(pf, pf))

@@ -31,18 +31,11 @@ from mlmc_hpc.config import load_config  # noqa: E402
 from mlmc_hpc.estimators import variance_target  # noqa: E402
 from mlmc_hpc.sampler_paths import PathSampler  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_cpu import raw_normal_rate  # noqa: E402  (the same floor measurement)
+
 TYPES = [("call", []), ("asian", []), ("lookback", []), ("digital", []),
          ("barrier", [("option.barrier", 85.0)])]  # fmt: skip
-
-
-def raw_normal_rate(seconds: float = 0.3) -> float:
-    rng = np.random.Generator(np.random.SFC64(0))
-    buffer = np.empty(1 << 16)
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        rng.standard_normal(out=buffer)
-        count += buffer.size
-    return count / (time.perf_counter() - start)
 
 
 def sampler_rate(config, level: int, n: int) -> float:
@@ -72,7 +65,7 @@ def main() -> int:
     for kind, extra in TYPES:
         overrides = [("option.type", kind), ("mlmc.eps", args.eps), *extra]
         config = resolved(load_config(overrides=overrides), "numpy")
-        floor = raw_normal_rate()
+        floor = raw_normal_rate(0.3)
         rate = sampler_rate(config, args.level, args.samples)
         result = price(config, serial_executor(config))
         L = result.L
