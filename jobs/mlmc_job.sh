@@ -26,6 +26,22 @@ fail() {
   exit 3
 }
 
+# Slurm's warning (--signal=B:USR1@...) reaches this shell only: pass it on to the
+# launcher, which forwards it to every rank. scancel sends TERM to every process;
+# the ranks stop cleanly and the job is not requeued. Set first: a signal that comes
+# during the set-up is remembered, not fatal.
+cancelled=0
+woken=0
+child=""
+pending=""
+# shellcheck disable=SC2329  # called from the traps below
+forward() {
+  woken=1
+  if [[ -n $child ]]; then kill "-$1" "$child" 2>/dev/null || true; else pending=$1; fi
+}
+trap 'forward USR1' USR1
+trap 'cancelled=1; forward TERM' TERM
+
 MLMC_HOME=${MLMC_HOME:-${SLURM_SUBMIT_DIR:-$PWD}}
 cd "$MLMC_HOME" || fail "cannot enter MLMC_HOME=$MLMC_HOME"
 CONFIG=${CONFIG:-configs/spy.yaml}
@@ -91,26 +107,21 @@ echo "mlmc_hpc job ${SLURM_JOB_ID:-?} (restart $RESTARTS) on ${SLURM_JOB_NODELIS
   "$NTASKS tasks, GPUs ${CUDA_VISIBLE_DEVICES:-${SLURM_JOB_GPUS:-none}}, $(date -Is)"
 echo "+ ${LAUNCH[*]} python -m mlmc_hpc ${ARGS[*]}"
 
-# Slurm's warning (--signal=B:USR1@...) reaches this shell only: pass it on to the
-# launcher, which forwards it to every rank. scancel sends TERM to every process;
-# the ranks stop cleanly and the job is not requeued.
-cancelled=0
-woken=0
-# shellcheck disable=SC2329  # called from the traps below
-forward() {
-  woken=1
-  kill "-$1" "$child" 2>/dev/null || true
-}
-trap 'forward USR1' USR1
-trap 'cancelled=1; forward TERM' TERM
-"${LAUNCH[@]}" python -m mlmc_hpc "${ARGS[@]}" &
-child=$!
-while :; do
-  woken=0
-  wait "$child"
-  rc=$?
-  ((woken)) || break
-done
+if [[ -n $pending ]]; then
+  # The warning (or scancel) came before the launch: do not start a run that would stop at once.
+  echo "received SIG$pending before the launch; not started" >&2
+  rc=75
+else
+  "${LAUNCH[@]}" python -m mlmc_hpc "${ARGS[@]}" &
+  child=$!
+  [[ -n $pending ]] && kill "-$pending" "$child" 2>/dev/null # came during the launch
+  while :; do
+    woken=0
+    wait "$child"
+    rc=$?
+    ((woken)) || break
+  done
+fi
 trap - USR1 TERM
 
 if [[ $STAGE_LOCAL == 1 && -f $RUN_OUTPUT ]]; then

@@ -156,6 +156,15 @@ def test_bad_config_reaches_the_job_log_with_exit_2(tmp_path):
     assert "exit code 2" in done.stdout and "scontrol" not in shim_log(tmp_path)
 
 
+def test_warning_before_the_launch_requeues_without_starting(tmp_path):
+    env = job_env(tmp_path, MODULES="signal/USR1")  # the shim signals the script
+    done = subprocess.run(["bash", str(JOBS / "cpu.slurm")], env=env, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 75, done.stdout + done.stderr
+    assert "received SIGUSR1 before the launch; not started" in done.stderr
+    assert "srun" not in shim_log(tmp_path) and "scontrol requeue 4242" in shim_log(tmp_path)
+
+
 LONG = {"CONFIG": "configs/aapl.yaml", "EPS": "0.004"}
 
 
