@@ -18,6 +18,7 @@ from .executor import BATCH_FIELDS, BatchExecutor, Outcome, SerialExecutor, Stop
 from .options import reference_price
 from .plain_mc import confidence_interval, initial_mc_state, run_mc
 from .results import RunResult
+from .stopping import slurm_job
 
 
 def resolved(config: Config, backend: str) -> Config:
@@ -140,6 +141,7 @@ def assemble(
         world_size=world_size,
         mpi_version=mpi_version,
         worker_devices=",".join(executor.devices),
+        slurm_job=slurm_job(),
         startup_s=executor.startup_s,
         sampling_s=float(sum(record.compute_s for record in executor.records)),
         levels={

@@ -9,7 +9,8 @@ HDF5 layout (documented in the README):
                      n_workers, seed, config, package_version, created, reference_price,
                      name, theta, M, alpha, beta, gamma, batch_timesteps, world_size,
                      mpi_version, worker_devices, finished, interrupted, stop_reason,
-                     resumed, startup_s, sampling_s, method, ci95_low, ci95_high
+                     resumed, startup_s, sampling_s, method, ci95_low, ci95_high,
+                     slurm_job ("<id> restart <n> on <nodes>" of the job that wrote it)
   /levels/*          length L+1: n_samples, mean, variance, cost_per_sample, timesteps,
                      compute_time_s, mean_pf, variance_pf, kurtosis, sums (L+1 x 8)
   /iterations/*      one row per iteration: samples_added (iter x L+1), L,
@@ -33,7 +34,7 @@ ROOT_ATTRS = (
     "seed", "config", "package_version", "created", "reference_price", "name", "theta", "M",
     "alpha", "beta", "gamma", "batch_timesteps", "world_size", "mpi_version", "worker_devices",
     "finished", "interrupted", "stop_reason", "resumed", "startup_s", "sampling_s", "method",
-    "ci95_low", "ci95_high",
+    "ci95_low", "ci95_high", "slurm_job",
 )  # fmt: skip
 GROUPS = ("levels", "iterations", "batches", "checkpoint")
 LEVEL_FIELDS = (
@@ -75,6 +76,7 @@ class RunResult:
     startup_s: float = 0.0  # slowest worker's set-up: CUDA context, kernel compilation
     sampling_s: float = 0.0  # sum over batches of their compute time
     method: str = "mlmc"  # mlmc | mc (plain Monte Carlo: one level, L = 0)
+    slurm_job: str = ""  # "<job id> restart <n> on <nodes>" inside Slurm, else empty
     ci95_low: float = float("nan")  # price -+ 1.96 std_error
     ci95_high: float = float("nan")
     levels: dict[str, np.ndarray] = field(default_factory=dict)

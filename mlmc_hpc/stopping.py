@@ -29,6 +29,17 @@ def job_end_time(environ: dict[str, str] | None = None) -> float | None:
     return end if end > 0 else None
 
 
+def slurm_job(environ: dict[str, str] | None = None) -> str:
+    """``"<job id> restart <n> on <nodes>"`` inside a Slurm job, else ``""``: stored with
+    the result so a file names the job (and requeued leg) that wrote it."""
+    env = os.environ if environ is None else environ
+    job = env.get("SLURM_JOB_ID", "")
+    if not job:
+        return ""
+    restart = env.get("SLURM_RESTART_COUNT", "0") or "0"
+    return f"{job} restart {restart} on {env.get('SLURM_JOB_NODELIST', '?')}"
+
+
 class StopRequest:
     """A stop reason set by a signal or by the approaching job end; empty while running."""
 

@@ -18,7 +18,7 @@ from mlmc_hpc.app import price, resolved, serial_executor
 from mlmc_hpc.checkpoint import read_checkpoint
 from mlmc_hpc.config import ConfigError, load_config
 from mlmc_hpc.executor import SerialExecutor
-from mlmc_hpc.stopping import StopRequest, job_end_time
+from mlmc_hpc.stopping import StopRequest, job_end_time, slurm_job
 from tests.conftest import ROOT, run_cli, wait_for_checkpoint
 
 SMALL = [("mlmc.eps", 0.02), ("run.batch_timesteps", 100_000), ("run.backend", "numpy")]
@@ -181,6 +181,13 @@ def test_stop_request_sources():
     signalled = StopRequest()
     signalled._on_signal(signal.SIGUSR1, None)
     assert signalled.reason() == "received SIGUSR1"
+
+
+def test_slurm_job_names_the_job_and_its_leg():
+    assert slurm_job({}) == ""
+    env = {"SLURM_JOB_ID": "77", "SLURM_RESTART_COUNT": "2", "SLURM_JOB_NODELIST": "v001"}
+    assert slurm_job(env) == "77 restart 2 on v001"
+    assert slurm_job({"SLURM_JOB_ID": "78"}) == "78 restart 0 on ?"
 
 
 LONG = ("--config", "configs/aapl.yaml", "--eps", "0.004", "--quiet")

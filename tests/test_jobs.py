@@ -109,6 +109,7 @@ def test_script_runs_the_job(tmp_path, script):
     out = tmp_path / "project/mlmc_hpc/results/tiny-eps0.04-4242.h5"
     with h5py.File(out) as h5:
         assert h5.attrs["finished"] and h5.attrs["world_size"] == 3 and h5.attrs["eps"] == 0.04
+        assert h5.attrs["slurm_job"] == "4242 restart 0 on localhost"
     log = shim_log(tmp_path)
     assert "module load fake/1.0" in log
     assert "srun --kill-on-bad-exit=1 --ntasks=3 python -m mlmc_hpc" in log
