@@ -173,15 +173,15 @@ descendants() {
     END { n = split(roots, r, " "); for (i = 1; i <= n; i++) walk(r[i]) }'
 }
 
-# What is still running of this cluster: daemons started with our paths, job steps, jobs.
+# What is still running of this cluster: its daemons, job steps and their processes.
 leftovers() {
   local stepds
   stepds=$(our_stepds)
   {
-    pgrep -f -- "$DIR/" || true
+    pgrep -f -- "^/usr/sbin/(munged|slurmctld|slurmd) .*$DIR/" || true
     echo "$stepds"
     [[ -z $stepds ]] || descendants "$stepds"
-  } | grep -v -x -e "$$" -e '' | sort -u | tr '\n' ' '
+  } | awk NF | sort -u | tr '\n' ' '
 }
 
 stop() {

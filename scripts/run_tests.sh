@@ -9,7 +9,7 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,mpi]"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/python -m pytest -q
+.venv/bin/python -m pytest -q -rs
 # MPI tests in-process under real MPI; timeouts make a hang fail instead of stall.
 for ranks in 2 4; do
   timeout 300 .venv/bin/mpiexec -n "$ranks" .venv/bin/python -m pytest -q --with-mpi \
