@@ -61,7 +61,7 @@ def test_directives(script):
 
 
 def test_bash_syntax_and_shellcheck():
-    files = [*SCRIPTS, JOBS / "mlmc_job.sh", *SHIMS.iterdir()]
+    files = [*SCRIPTS, JOBS / "mlmc_job.sh", *SHIMS.iterdir(), ROOT / "scripts/local_slurm.sh"]
     for path in files:
         subprocess.run(["bash", "-n", str(path)], check=True)
     shellcheck = shutil.which("shellcheck", path=str(BIN)) or shutil.which("shellcheck")
