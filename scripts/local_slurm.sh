@@ -13,9 +13,9 @@
 # Nothing under /etc is changed, so a site's Slurm configuration is never touched;
 # the client commands find this cluster through SLURM_CONF (see `env`).
 # One node, LOCAL_SLURM_CPUS CPUs [16] (more than the machine has is allowed:
-# SlurmdParameters=config_overrides) and 8 GPUs of type v100-32 declared by count only
-# (stand-in device files that are copies of /dev/null, so nothing runs on a GPU), in three partitions named like PSC
-# Bridges-2's: RM (default), GPU and GPU-shared. srun uses PMI-2, which MPICH speaks.
+# SlurmdParameters=config_overrides) and 8 GPUs of type v100-32 whose device files are
+# stand-ins (copies of /dev/null: nothing runs on a GPU), in three partitions named like
+# PSC Bridges-2's: RM (default), GPU and GPU-shared. srun uses PMI-2, which MPICH speaks.
 # Needs root (slurmd starts jobs as the submitting user) and, to install, apt-get.
 # Ports LOCAL_SLURM_PORT [16817] and the next one, on 127.0.0.1 only.
 set -euo pipefail
@@ -55,6 +55,7 @@ install_packages() {
 write_config() {
   cat >"$CONF" <<EOF
 # Written by scripts/local_slurm.sh: a single-node test cluster, not for production.
+# cred_expire=5: a requeued job may start again after 5 s (default 120 s).
 ClusterName=mlmc-local
 SlurmctldHost=localhost
 SlurmctldPort=$PORT
@@ -70,6 +71,7 @@ SlurmctldPidFile=$DIR/run/slurmctld.pid
 SlurmdPidFile=$DIR/run/slurmd.pid
 SlurmctldLogFile=$DIR/log/slurmctld.log
 SlurmdLogFile=$DIR/log/slurmd.log
+# debug2 logs each time-limit check (every 30 s); tests/test_slurm.py times jobs by them.
 SlurmctldDebug=debug2
 SlurmdDebug=info
 ProctrackType=proctrack/pgid
@@ -109,9 +111,21 @@ EOF
 
 pid_alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# A start that failed half-way stops what it started, then says why.
+start_failed() {
+  stop >/dev/null 2>&1 || true
+  die "$@"
+}
+
 start() {
   [[ $(id -u) == 0 ]] || die "needs root: slurmd starts jobs as their owner (try sudo -E $0 start)"
   pid_alive "$DIR/run/slurmctld.pid" && die "already running in $DIR (stop it first: $0 stop)"
+  local port
+  for port in "$PORT" "$((PORT + 1))"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      die "port $port is in use (another Slurm?); choose others with LOCAL_SLURM_PORT=<port>"
+    fi
+  done
   mkdir -p "$DIR"/{etc,munge,state/ctld,state/d,run,log,dev}
   chmod 700 "$DIR/munge"
   install_packages
@@ -124,10 +138,12 @@ start() {
   /usr/sbin/munged --force --key-file="$munge_key" --socket="$DIR/munge/munge.socket" \
     --pid-file="$DIR/run/munged.pid" --log-file="$DIR/log/munged.log" \
     --seed-file="$DIR/munge/munged.seed" ||
-    die "munged did not start; see $DIR/log/munged.log"
+    start_failed "munged did not start; see $DIR/log/munged.log"
   export SLURM_CONF=$CONF
-  /usr/sbin/slurmctld -f "$CONF" -c || die "slurmctld did not start; see $DIR/log/slurmctld.log"
-  /usr/sbin/slurmd -f "$CONF" -N "$NODE" || die "slurmd did not start; see $DIR/log/slurmd.log"
+  /usr/sbin/slurmctld -f "$CONF" -c ||
+    start_failed "slurmctld did not start; see $DIR/log/slurmctld.log"
+  /usr/sbin/slurmd -f "$CONF" -N "$NODE" ||
+    start_failed "slurmd did not start; see $DIR/log/slurmd.log"
   local deadline=$((SECONDS + START_TIMEOUT)) state=""
   while ((SECONDS < deadline)); do
     state=$(sinfo -h -n "$NODE" -o %T 2>/dev/null | head -1) || true
@@ -136,8 +152,7 @@ start() {
   done
   if [[ $state != idle* ]]; then
     tail -n 5 "$DIR/log/slurmctld.log" "$DIR/log/slurmd.log" >&2 || true
-    stop >/dev/null 2>&1 || true
-    die "node $NODE not idle after ${START_TIMEOUT}s (state '${state:-none}'); logs in $DIR/log"
+    start_failed "node $NODE not idle after ${START_TIMEOUT}s (state '${state:-none}'); logs in $DIR/log"
   fi
   echo "local_slurm: cluster up in $DIR: node $NODE ($CPUS CPUs, gpu:v100-32:8), partitions RM GPU GPU-shared"
   echo "local_slurm: now run: export SLURM_CONF=$CONF"
