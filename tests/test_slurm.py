@@ -270,3 +270,39 @@ def test_failing_job_says_why_and_slurm_records_the_exit_code(
     assert message in log and "Traceback" not in log and not output.exists()
     completions = (cluster.directory / "log" / "jobcomp.log").read_text()
     assert re.search(rf"JobId={job_id} .*JobState=FAILED .*ExitCode={exit_code}:0", completions)
+
+
+INNER_TESTS = """
+import time
+
+from tests.test_slurm import cluster  # noqa: F401  (the fixture under test)
+
+
+def test_fails(cluster):
+    assert False, "on purpose"
+
+
+def test_hangs(cluster):
+    time.sleep(120)
+"""
+
+
+def test_cluster_is_stopped_when_tests_fail_or_time_out(cluster, tmp_path):
+    """A second cluster (own directory and ports) under an inner pytest whose tests fail
+    and hang past their timeout: at the end nothing of it is running. (``cluster`` only
+    makes sure Slurm is installed and can start here.)"""
+    directory = tmp_path / "inner-slurm"
+    (tmp_path / "test_inner.py").write_text(INNER_TESTS)
+    env = {**os.environ, "LOCAL_SLURM_DIR": str(directory), "LOCAL_SLURM_PORT": "26817",
+           "PYTHONPATH": str(ROOT)}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout=5",
+         f"--rootdir={ROOT}", "-c", str(ROOT / "pyproject.toml"), str(tmp_path / "test_inner.py")],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1 and "2 failed" in done.stdout, done.stdout + done.stderr
+    assert "on purpose" in done.stdout and "Timeout" in done.stdout
+    assert "slurmctld: stopped" in local_slurm("status", directory, 30).stdout
+    left = subprocess.run(["pgrep", "-f", str(directory)], capture_output=True, text=True)
+    assert left.stdout == "", f"still running: {left.stdout}"
+    assert (directory / "log" / "slurmctld.log").exists()  # it did start
