@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,13 +26,26 @@ def write_config(tmp_path):
     return write
 
 
-def wait_for_checkpoint(path: Path, process: subprocess.Popen, timeout: float = 60) -> None:
-    """Until the run's first checkpoint exists (it is under way); fails if it ends first."""
+def wait_for_file(
+    path: Path, ended: Callable[[], str | None], timeout: float = 60, poll_s: float = 0.01
+) -> None:
+    """Until ``path`` exists; fails if ``ended()`` says (in words) that its writer is gone,
+    or at the timeout."""
     deadline = time.monotonic() + timeout
     while not path.exists():
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "no checkpoint appeared"
-        time.sleep(0.01)
+        gone = ended()
+        assert gone is None, f"{gone} before writing {path}"
+        assert time.monotonic() < deadline, f"no {path} after {timeout:g} s"
+        time.sleep(poll_s)
+
+
+def wait_for_checkpoint(path: Path, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Until the run's first checkpoint exists (it is under way); fails if it ends first."""
+
+    def ended() -> str | None:
+        return None if process.poll() is None else f"the run ended {process.communicate()}"
+
+    wait_for_file(path, ended, timeout)
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -21,7 +21,7 @@ from pathlib import Path
 import h5py
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_for_file
 
 pytestmark = pytest.mark.slurm
 
@@ -51,19 +51,17 @@ class Cluster:
         env.update(variables)
         return env
 
-    def command(self, *args: str, timeout: float = 30) -> str:
-        done = subprocess.run(args, env=self.env(), capture_output=True, text=True,
-                              timeout=timeout)  # fmt: skip
+    def command(self, *args: str, cwd: Path | None = None, **variables: str) -> str:
+        """Run a Slurm client command in :meth:`env`; its stdout (fails on a non-zero exit)."""
+        done = subprocess.run(args, cwd=cwd, env=self.env(**variables), capture_output=True,
+                              text=True, timeout=30)  # fmt: skip
         assert done.returncode == 0, f"{' '.join(args)}: {done.stderr}"
         return done.stdout
 
     def sbatch(self, script: Path, *options: str, cwd: Path, **variables: str) -> str:
         """Submit ``script`` from ``cwd`` (its output file lands there); the job id."""
-        done = subprocess.run(["sbatch", "--parsable", *options, str(script)], cwd=cwd,
-                              env=self.env(**variables), capture_output=True, text=True,
-                              timeout=30)  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip().split(";")[0]
+        out = self.command("sbatch", "--parsable", *options, str(script), cwd=cwd, **variables)
+        return out.strip().split(";")[0]
 
     def job(self, job_id: str) -> dict[str, str]:
         """``scontrol show job`` as a dict (JobState, ExitCode, Restarts, Partition, ...)."""
@@ -219,21 +217,17 @@ def test_time_limit_warning_checkpoints_requeues_and_resumes_bit_identical(clust
         assert b.attrs["slurm_job"] == f"{cut} restart 1 on mlmc-node"
 
 
-def wait_for_file(path: Path, cluster: Cluster, job_id: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        state = cluster.job(job_id)["JobState"]
-        assert state not in FINAL_STATES, f"job {job_id} ended ({state}) before writing {path}"
-        assert time.monotonic() < deadline, f"no {path} after {timeout:g} s"
-        time.sleep(0.1)
-
-
 def test_scancel_mid_run_leaves_a_resumable_file(cluster, tmp_path):
     script, output = JOBS / "psc_v100x8.slurm", tmp_path / "run.h5"
     variables = {"CONFIG": "configs/aapl.yaml", "EPS": "0.004", "OUTPUT": str(output)}
     job_id = cluster.sbatch(script, TWO_TASKS, "--output=cancelled.out", cwd=tmp_path,
                             **variables)  # fmt: skip
-    wait_for_file(output, cluster, job_id, timeout=60)  # the first checkpoint: under way
+
+    def ended() -> str | None:
+        state = cluster.job(job_id)["JobState"]
+        return f"job {job_id} ended ({state})" if state in FINAL_STATES else None
+
+    wait_for_file(output, ended, timeout=60, poll_s=0.1)  # the first checkpoint: under way
     cluster.command("scancel", job_id)
     (job,) = cluster.wait([job_id], [tmp_path / "cancelled.out"], timeout=60)
     log = read(tmp_path / "cancelled.out")
