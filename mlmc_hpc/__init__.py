@@ -1,3 +1,62 @@
-"""mlmc_hpc: adaptive multilevel Monte Carlo option pricing on MPI clusters of GPUs and CPUs."""
+"""mlmc_hpc: adaptive multilevel Monte Carlo option pricing on MPI clusters of GPUs and CPUs.
 
-__version__ = "0.1.0"
+The public Python API (loaded on first use, so ``import mlmc_hpc`` stays cheap and does
+not import NumPy)::
+
+    import mlmc_hpc
+    r = mlmc_hpc.price({"option": {"type": "call", "S0": 100, "K": 100, "T": 1,
+                                   "r": 0.05, "sigma": 0.2}, "mlmc": {"eps": 0.01}})
+    r.price, r.std_error, r.converged, r.ci95, r.to_dataframe()
+
+- :func:`price` -- price one option (dict, YAML path or preset name, plus keyword overrides)
+- :func:`load_config` -- the validated, fully resolved :class:`Config`
+- :class:`RunResult` -- the result, in memory or loaded from its HDF5 file
+- :class:`ConfigError` -- bad input (a ``ValueError`` with a one-line message)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+from .errors import ConfigError, ExitCode
+
+if TYPE_CHECKING:
+    from .config.loading import load_config
+    from .config.schema import Config
+    from .io.run_result import RunResult
+    from .pricing.api import presets, price
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "ExitCode",
+    "RunResult",
+    "__version__",
+    "load_config",
+    "presets",
+    "price",
+]
+
+_LAZY = {
+    "price": ("pricing.api", "price"),
+    "presets": ("pricing.api", "presets"),
+    "load_config": ("config.loading", "load_config"),
+    "Config": ("config.schema", "Config"),
+    "RunResult": ("io.run_result", "RunResult"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'mlmc_hpc' has no attribute {name!r}")
+    import importlib
+
+    module, attribute = _LAZY[name]
+    value = getattr(importlib.import_module(f".{module}", __name__), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -6,11 +6,18 @@ pools are capped at 1 before NumPy loads; a value set by the user wins.
 
 import os
 
-for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
+
+def cap_threads() -> None:
+    """OPENBLAS/OMP/MKL_NUM_THREADS default to 1 (a value set by the user wins)."""
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+
+
+cap_threads()
 
 
 def main() -> int:
+    """Run the command line in this process."""
     from .cli import main as cli_main
 
     return cli_main()

@@ -27,9 +27,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from mlmc_hpc.app import price, resolved, serial_executor  # noqa: E402
 from mlmc_hpc.config import load_config  # noqa: E402
-from mlmc_hpc.executor import BatchPlanner  # noqa: E402
+from mlmc_hpc.models.gbm import level_cost  # noqa: E402
+from mlmc_hpc.parallel.executor import serial_executor
+from mlmc_hpc.parallel.planning import BatchPlanner  # noqa: E402
+from mlmc_hpc.pricing.run import run_pricing  # noqa: E402
 
 STUDY_SEQUENTIAL_S = {"aapl": 6.03, "tsla": 8.35, "spy": 11.68}  # their C++, eps 0.005
 STUDY_SAME_VM_S = {"aapl": 8.5, "tsla": 11.5, "spy": 15.7}  # same code on a 2-core VM
@@ -78,16 +80,15 @@ def plain_numpy_level(option, M: int, level: int, n: int, rng) -> float:
 
 def run_case(name: str, eps: float) -> dict:
     config = load_config(f"configs/{name}.yaml", [("mlmc.eps", eps), ("run.backend", "numpy")])
-    config = resolved(config, "numpy")
     raw_before = raw_normal_rate()
-    result = price(config, serial_executor(config))
+    result = run_pricing(config, serial_executor(config))
     raw_after = raw_normal_rate()
     raw = 0.5 * (raw_before + raw_after)
     timesteps = result.levels["timesteps"]
     total = int(timesteps.sum())
     ours_rate = total / result.wall_time_s
 
-    planner = BatchPlanner(config.run.batch_timesteps, config.mlmc.timesteps)
+    planner = BatchPlanner(config.run.batch_timesteps, level_cost(config.mlmc))
     rng = np.random.default_rng(0)
     start = time.perf_counter()
     for task in planner.plan([int(n) for n in result.levels["n_samples"]]):

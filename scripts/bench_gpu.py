@@ -24,9 +24,10 @@ import sys
 import time
 from pathlib import Path
 
-from mlmc_hpc.app import price, resolved, serial_executor
-from mlmc_hpc.backend import gpu_count
 from mlmc_hpc.config import load_config
+from mlmc_hpc.config.resolve import gpu_count
+from mlmc_hpc.parallel.executor import serial_executor
+from mlmc_hpc.pricing.run import run_pricing
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY_SEQUENTIAL_S = {  # their C++ on one core (anchors.md)
@@ -43,10 +44,9 @@ def run_case(case: str, eps: float, roofline: float, gpu_name: str) -> dict:
     config = load_config(
         ROOT / f"configs/{case}.yaml", [("mlmc.eps", eps), ("run.backend", "cupy")]
     )
-    config = resolved(config, "cupy")
     started = time.perf_counter()
     executor = serial_executor(config)
-    result = price(config, executor)
+    result = run_pricing(config, executor)
     wall = time.perf_counter() - started
     timesteps = int(result.levels["timesteps"].sum())
     return {
@@ -79,7 +79,7 @@ def main() -> int:
         return 2
     import cupy
 
-    from mlmc_hpc.sampler_cupy import CupyMilsteinSampler
+    from mlmc_hpc.models.cupy_sampler import CupyMilsteinSampler
 
     gpu_name = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
     probe = CupyMilsteinSampler(load_config(ROOT / "configs/spy.yaml").option, 2, 1)

@@ -44,7 +44,7 @@ class NullSampler:
 def dispatch_mode(batches: int) -> None:
     from mpi4py import MPI
 
-    from mlmc_hpc.distributed import MPIExecutor, worker_loop
+    from mlmc_hpc.parallel.mpi import MPIExecutor, worker_loop
 
     comm = MPI.COMM_WORLD
     if comm.Get_rank() != 0:

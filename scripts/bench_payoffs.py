@@ -26,10 +26,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from mlmc_hpc.app import price, resolved, serial_executor  # noqa: E402
 from mlmc_hpc.config import load_config  # noqa: E402
-from mlmc_hpc.estimators import variance_target  # noqa: E402
-from mlmc_hpc.sampler_paths import PathSampler  # noqa: E402
+from mlmc_hpc.core.estimators import variance_target  # noqa: E402
+from mlmc_hpc.models.paths import PathSampler  # noqa: E402
+from mlmc_hpc.parallel.executor import serial_executor
+from mlmc_hpc.pricing.run import run_pricing  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_cpu import raw_normal_rate  # noqa: E402  (the same floor measurement)
@@ -64,10 +65,10 @@ def main() -> int:
     print(lines[-1])
     for kind, extra in TYPES:
         overrides = [("option.type", kind), ("mlmc.eps", args.eps), *extra]
-        config = resolved(load_config(overrides=overrides), "numpy")
+        config = load_config(overrides=[*overrides, ("run.backend", "numpy")])
         floor = raw_normal_rate(0.3)
         rate = sampler_rate(config, args.level, args.samples)
-        result = price(config, serial_executor(config))
+        result = run_pricing(config, serial_executor(config))
         L = result.L
         finest_var = float(result.levels["variance_pf"][L])
         mc_steps = finest_var / variance_target(args.eps, 0.25) * 2**L

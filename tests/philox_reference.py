@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlmc_hpc.options import make_payoff
-from mlmc_hpc.philox import level0_normals, stream_normals
-from mlmc_hpc.sampler_numpy import milstein_factor
-from mlmc_hpc.sums import COST, N_SUMS, PF1, PF2, Y1, Y2, Y3, Y4, N
+from mlmc_hpc.core.sums import COST, N_SUMS, PF1, PF2, Y1, Y2, Y3, Y4, N
+from mlmc_hpc.models.gbm import milstein_factor
+from mlmc_hpc.models.options import make_payoff
+from mlmc_hpc.models.philox import level0_normals, stream_normals
 
 
 def emulated_sums(option, M: int, seed: int, level: int, batch: int, n: int) -> np.ndarray:

@@ -14,11 +14,11 @@ import h5py
 import numpy as np
 import pytest
 
-from mlmc_hpc.app import price, resolved, serial_executor
-from mlmc_hpc.checkpoint import read_checkpoint
 from mlmc_hpc.config import ConfigError, load_config
-from mlmc_hpc.executor import SerialExecutor
-from mlmc_hpc.stopping import StopRequest, job_end_time, slurm_job
+from mlmc_hpc.io.checkpoint import read_checkpoint
+from mlmc_hpc.parallel.executor import SerialExecutor, serial_executor
+from mlmc_hpc.parallel.stopping import StopRequest, job_end_time, slurm_job
+from mlmc_hpc.pricing.run import run_pricing
 from tests.conftest import ROOT, run_cli, wait_for_checkpoint
 
 SMALL = [("mlmc.eps", 0.02), ("run.batch_timesteps", 100_000), ("run.backend", "numpy")]
@@ -37,14 +37,14 @@ def stop_after(executor: SerialExecutor, batches: int) -> None:
         started["count"] += 1
         return "test stop" if started["count"] > batches else None
 
-    executor.stop_reason = reason
+    executor.watch(reason)
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     out = tmp_path_factory.mktemp("ref") / "r.h5"
     config = small_config(out)
-    return price(config, serial_executor(config))
+    return run_pricing(config, serial_executor(config))
 
 
 def assert_same_run(result, reference):
@@ -62,7 +62,7 @@ def test_interrupt_then_resume_is_bit_identical(tmp_path, reference, stop_at):
     config = small_config(out)
     executor = serial_executor(config)
     stop_after(executor, stop_at)
-    interrupted = price(config, executor, checkpoint_path=str(out))
+    interrupted = run_pricing(config, executor, checkpoint_path=str(out))
     assert interrupted.interrupted and not interrupted.finished
     assert interrupted.stop_reason == "test stop"
     interrupted.save(out)
@@ -70,9 +70,11 @@ def test_interrupt_then_resume_is_bit_identical(tmp_path, reference, stop_at):
     assert len(interrupted.batches["level"]) == stop_at  # started before the stop: all done
     resumed_from = read_checkpoint(out, config)
     merged = sum(level.n for level in resumed_from.state.levels)
-    kept = sum(task.n for task, _, _ in resumed_from.pending)
+    kept = int(resumed_from.executor["pending_tasks"][:, 2].sum())
     assert merged + kept == interrupted.batches["n_samples"].sum()  # nothing lost or doubled
-    finished = price(config, serial_executor(config), resume=resumed_from, checkpoint_path=str(out))
+    finished = run_pricing(
+        config, serial_executor(config), resume=resumed_from, checkpoint_path=str(out)
+    )
     assert finished.finished and not finished.interrupted and finished.resumed == 1
     assert finished.wall_time_s >= interrupted.wall_time_s
     assert_same_run(finished, reference)
@@ -85,8 +87,8 @@ def test_interrupt_twice(tmp_path, reference):
         executor = serial_executor(config)
         stop_after(executor, stop_at)
         resume = read_checkpoint(out, config) if out.exists() else None
-        price(config, executor, resume=resume, checkpoint_path=str(out)).save(out)
-    final = price(config, serial_executor(config), resume=read_checkpoint(out, config))
+        run_pricing(config, executor, resume=resume, checkpoint_path=str(out)).save(out)
+    final = run_pricing(config, serial_executor(config), resume=read_checkpoint(out, config))
     assert final.resumed == 2
     assert_same_run(final, reference)
 
@@ -101,7 +103,7 @@ def test_checkpoint_after_every_iteration(tmp_path, reference):
             with h5py.File(out) as h5:
                 seen.append((bool(h5.attrs["finished"]), len(h5["iterations/L"])))
 
-    price(config, serial_executor(config), progress=progress, checkpoint_path=str(out))
+    run_pricing(config, serial_executor(config), progress=progress, checkpoint_path=str(out))
     # progress for iteration k runs before checkpoint k is written: it sees checkpoint k-1
     n = len(reference.iterations["L"])
     assert seen == [(False, k) for k in range(1, n)]
@@ -112,17 +114,15 @@ def test_checkpoint_restores_the_exact_state(tmp_path):
     config = small_config(out)
     executor = serial_executor(config)
     stop_after(executor, 25)
-    result = price(config, executor, checkpoint_path=str(out))
+    result = run_pricing(config, executor, checkpoint_path=str(out))
     result.save(out)
     resume = read_checkpoint(out, config)
     group = result.checkpoint
     hi, lo = zip(*(lv.compensated() for lv in resume.state.levels), strict=True)
     assert np.array_equal(np.array(hi), group["level_sums_hi"])
     assert np.array_equal(np.array(lo), group["level_sums_lo"])
-    assert [(t.level, t.batch, t.n) for t, _, _ in resume.pending] == [
-        tuple(row) for row in group["pending_tasks"]
-    ]
-    assert resume.next_batch == list(group["next_batch"])
+    for key in ("pending_tasks", "pending_sums", "pending_seconds", "next_batch"):
+        assert np.array_equal(resume.executor[key], group[key]), key
 
 
 # ----------------------------------------------------------------------------- refusals
@@ -133,7 +133,7 @@ def test_resume_refuses_other_config(tmp_path):
     config = small_config(out)
     executor = serial_executor(config)
     stop_after(executor, 5)
-    price(config, executor).save(out)
+    run_pricing(config, executor).save(out)
     other = small_config(out, mlmc=dataclasses.replace(config.mlmc, eps=0.01))
     with pytest.raises(ConfigError, match=r"does not match .*mlmc\.eps=0\.02 in the checkpoint"):
         read_checkpoint(out, other)
@@ -149,10 +149,10 @@ def test_cli_refusals_exit_2_and_keep_the_file(tmp_path, write_config):
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     assert missing.stderr.count("\n") == 1 and not out.exists()
 
-    config = resolved(load_config(cfg), "numpy")  # as the CLI stores it
+    config = load_config(cfg, [("run.backend", "numpy")])  # as the CLI stores it
     executor = serial_executor(config)
     stop_after(executor, 3)
-    price(config, executor).save(out)
+    run_pricing(config, executor).save(out)
     before = out.read_bytes()
     overwrite = run_cli("--config", str(cfg))
     assert overwrite.returncode == 2 and "holds an unfinished run" in overwrite.stderr
@@ -254,11 +254,11 @@ OTHER_WORKLOADS = {  # eps sized for about 0.3 s per run
 def test_path_payoffs_and_plain_mc_resume_bit_identically(tmp_path, workload, stop_at):
     out = tmp_path / "r.h5"
     overrides = [*SMALL, *OTHER_WORKLOADS[workload], ("run.output", str(out))]
-    config = resolved(load_config(ROOT / "configs/tsla.yaml", overrides), "numpy")
-    reference = price(config, serial_executor(config))
+    config = load_config(ROOT / "configs/tsla.yaml", overrides)
+    reference = run_pricing(config, serial_executor(config))
     executor = serial_executor(config)
     stop_after(executor, stop_at)
-    price(config, executor, checkpoint_path=str(out)).save(out)
-    finished = price(config, serial_executor(config), resume=read_checkpoint(out, config))
+    run_pricing(config, executor, checkpoint_path=str(out)).save(out)
+    finished = run_pricing(config, serial_executor(config), resume=read_checkpoint(out, config))
     assert finished.method == config.mlmc.method and finished.resumed == 1
     assert_same_run(finished, reference)

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 from mlmc_hpc.cli import main
-from mlmc_hpc.diagnose import TestResult
-from mlmc_hpc.diagnostics import convergence_test
-from mlmc_hpc.estimators import weak_rate_standard_error
-from mlmc_hpc.results import RunResult
-from mlmc_hpc.sums import LevelSums
+from mlmc_hpc.core.convergence import convergence_test
+from mlmc_hpc.core.estimators import weak_rate_standard_error
+from mlmc_hpc.core.sums import LevelSums
+from mlmc_hpc.io.run_result import RunResult
+from mlmc_hpc.io.test_result import TestResult
 from tests.conftest import ROOT
 from tests.test_mpi_jobs import MPIEXEC, mpirun
 
@@ -175,9 +175,10 @@ def test_report_tables_agree_with_the_files(two_runs, capsys):
     for path, block in zip(two_runs, blocks, strict=True):
         result = RunResult.load(path)
         rows = [line.split() for line in block.splitlines() if line.strip()[:1].isdigit()]
-        rows = [r for r in rows if len(r) == 7]
+        rows = [r for r in rows if len(r) == 8]
         assert [int(r[1]) for r in rows] == result.levels["n_samples"].tolist()
-        assert [float(r[4]) for r in rows] == pytest.approx(result.levels["timesteps"], rel=1e-4)
+        assert [int(r[4]) for r in rows] == result.levels["cost_per_sample"].tolist()
+        assert [float(r[5]) for r in rows] == pytest.approx(result.levels["timesteps"], rel=1e-4)
 
 
 def test_report_plots(two_runs, giles_test, tmp_path, capsys):
@@ -194,7 +195,7 @@ def test_report_plots(two_runs, giles_test, tmp_path, capsys):
 
 def test_report_without_matplotlib_is_one_line_and_exit_2(two_runs, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    monkeypatch.delitem(sys.modules, "mlmc_hpc.plots", raising=False)
+    monkeypatch.delitem(sys.modules, "mlmc_hpc.render.plots", raising=False)
     assert main(["report", str(two_runs[0]), "--plot", str(tmp_path / "f")]) == 2
     assert capsys.readouterr().err == (
         "report error: --plot needs matplotlib: pip install 'mlmc_hpc[plot]'\n"
@@ -221,7 +222,7 @@ def test_demo_end_to_end_non_interactive():
     done = run_demo("--preset", "giles", "--eps", "0.02", "--workers", "2", "--non-interactive")
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "MLMC demo: call S0=100 K=100" in out and "iter  1" in out
+    assert "MLMC demo: call S0=100 K=100" in out and "iter   1" in out
     assert "reference  10.450584" in out
     assert "1 worker :" in out and "2 workers:" in out and "prices identical" in out
 
@@ -230,7 +231,7 @@ def test_demo_bad_preset_is_one_line():
     done = run_demo("--preset", "msft", "--non-interactive")
     assert done.returncode == 2
     assert (
-        done.stderr == "config error: --preset must be one of aapl, tsla, spy, giles, got 'msft'\n"
+        done.stderr == "config error: --preset must be one of aapl, giles, spy, tsla, got 'msft'\n"
     )
 
 
@@ -259,6 +260,6 @@ def test_demo_under_a_pseudo_terminal():
     _, status = os.waitpid(pid, 0)
     text = output.decode(errors="replace")
     assert os.WEXITSTATUS(status) == 0, text
-    assert "preset (aapl, tsla, spy, giles) [aapl]: " in text and "eps [0.005]: " in text
+    assert "preset (aapl, giles, spy, tsla) [aapl]: " in text and "eps [0.005]: " in text
     assert "MLMC demo: call S0=430 K=430 T=0.5" in text and "eps=0.05" in text
     assert "converged  yes" in text

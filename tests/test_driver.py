@@ -5,9 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from mlmc_hpc.driver import MLMCSettings, run_mlmc
-from mlmc_hpc.estimators import variance_target
-from mlmc_hpc.sums import COST, N_SUMS, Y1, Y2, LevelSums, N
+from mlmc_hpc.config import MLMCSettings
+from mlmc_hpc.core.driver import run_mlmc
+from mlmc_hpc.core.estimators import variance_target
+from mlmc_hpc.core.sums import COST, N_SUMS, Y1, Y2, LevelSums, N
 
 
 class ExactLevels:

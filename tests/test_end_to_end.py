@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from mlmc_hpc.cli import main
-from mlmc_hpc.options import black_scholes
-from mlmc_hpc.results import RunResult
+from mlmc_hpc.io.run_result import RunResult
+from mlmc_hpc.models.options import black_scholes
 from tests.conftest import run_cli
 
 PARAMETER_SETS = [

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from mlmc_hpc.estimators import (
+from mlmc_hpc.core.estimators import (
     bias_target,
     estimate_rates,
     extra_samples,

@@ -14,12 +14,12 @@ import subprocess
 import numpy as np
 import pytest
 
-from mlmc_hpc.backend import gpu_count
 from mlmc_hpc.config import load_config
-from mlmc_hpc.philox import philox4x32_10, seed_key, stream_normals
-from mlmc_hpc.sampler_cupy import kernel_source
-from mlmc_hpc.sampler_numpy import MilsteinGBMSampler
-from mlmc_hpc.sums import LevelSums
+from mlmc_hpc.config.resolve import gpu_count
+from mlmc_hpc.core.sums import LevelSums
+from mlmc_hpc.models.cupy_sampler import kernel_source
+from mlmc_hpc.models.european import MilsteinGBMSampler
+from mlmc_hpc.models.philox import philox4x32_10, seed_key, stream_normals
 from tests.conftest import ROOT, run_cli
 from tests.philox_reference import emulated_sums
 
@@ -79,7 +79,7 @@ def test_cuda_philox_code_matches_numpy_on_the_host(tmp_path):
     compiler = shutil.which("g++")
     if compiler is None:
         pytest.skip("g++ not found")
-    (tmp_path / "philox_normals.cuh").write_text((ROOT / "mlmc_hpc/philox_normals.cuh").read_text())
+    (tmp_path / "philox_normals.cuh").write_text((ROOT / "mlmc_hpc/models/cuda/philox_normals.cuh").read_text())
     (tmp_path / "harness.cpp").write_text(HOST_HARNESS)
     k0, k1 = seed_key(123456789012345)
     subprocess.run([compiler, "-O1", f"-DKEY0={k0}u", f"-DKEY1={k1}u", "-I", str(tmp_path),
@@ -131,7 +131,7 @@ def test_kernel_algorithm_matches_numpy_sampler_statistically(level):
 @pytest.mark.parametrize("level, batch, n", [(0, 0, 1), (0, 7, 100_001), (1, 3, 5000),
                                              (3, 1 << 33, 3000), (5, 2, 800)])  # fmt: skip
 def test_cupy_kernels_equal_the_emulation(level, batch, n):
-    from mlmc_hpc.sampler_cupy import CupyMilsteinSampler
+    from mlmc_hpc.models.cupy_sampler import CupyMilsteinSampler
 
     sampler = CupyMilsteinSampler(OPTION, 2, 1)
     got = sampler.sample(level, batch, n)
@@ -143,7 +143,7 @@ def test_cupy_kernels_equal_the_emulation(level, batch, n):
 @pytest.mark.gpu
 @pytest.mark.parametrize("level", [0, 2, 4, 6])
 def test_cupy_and_numpy_levels_agree(level):
-    from mlmc_hpc.sampler_cupy import CupyMilsteinSampler
+    from mlmc_hpc.models.cupy_sampler import CupyMilsteinSampler
 
     n = 2_000_000 >> level
     gpu = LevelSums(CupyMilsteinSampler(OPTION, 2, 1).sample(level, 0, n))

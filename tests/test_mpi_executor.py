@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mlmc_hpc.config import OptionSpec
-from mlmc_hpc.sampler_numpy import MilsteinGBMSampler
+from mlmc_hpc.models.european import MilsteinGBMSampler
 
 OPTION = OptionSpec("call", 100.0, 100.0, 1.0, 0.05, 0.2)
 EXTRA = [20_000, 3_000, 1_000, 500]
@@ -12,7 +12,7 @@ EXTRA = [20_000, 3_000, 1_000, 500]
 
 def distributed_sums(comm):
     """Rank 0: (per-level totals, records, executor); workers: None after STOP."""
-    from mlmc_hpc.distributed import MPIExecutor, worker_loop
+    from mlmc_hpc.parallel.mpi import MPIExecutor, worker_loop
 
     sampler = MilsteinGBMSampler(OPTION, 2, seed=4)
     if comm.Get_rank() == 0:
@@ -30,7 +30,7 @@ def distributed_sums(comm):
 def test_matches_serial_and_assigns_every_batch_once():
     from mpi4py import MPI
 
-    from mlmc_hpc.executor import SerialExecutor
+    from mlmc_hpc.parallel.executor import SerialExecutor
 
     comm = MPI.COMM_WORLD
     out = distributed_sums(comm)

@@ -180,7 +180,8 @@ def test_sigterm_then_resume_is_bit_identical(tmp_path, long_reference, target):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(
-    not __import__("mlmc_hpc.backend").backend.gpu_count(), reason="needs CuPy and a CUDA GPU"
+    not __import__("mlmc_hpc.config.resolve").config.resolve.gpu_count(),
+    reason="needs CuPy and a CUDA GPU",
 )
 def test_cupy_bit_identical_serial_and_mpi(tmp_path):
     args = ("--config", str(ROOT / "configs/spy.yaml"), "--backend", "cupy", "--quiet",

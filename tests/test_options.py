@@ -12,14 +12,16 @@ import math
 import numpy as np
 import pytest
 
-from mlmc_hpc import closed_forms as cf
-from mlmc_hpc.app import price, resolved, serial_executor
 from mlmc_hpc.config import OptionSpec, load_config
-from mlmc_hpc.estimators import consistency_check, rate_standard_error, regression_slope
-from mlmc_hpc.options import reference_price
-from mlmc_hpc.sampler_numpy import batch_generator
-from mlmc_hpc.sampler_paths import STEP_BLOCK, PathSampler, PlainMCSampler, simulate
-from mlmc_hpc.sums import LevelSums
+from mlmc_hpc.core.estimators import consistency_check, rate_standard_error, regression_slope
+from mlmc_hpc.core.sums import LevelSums
+from mlmc_hpc.models import closed_forms as cf
+from mlmc_hpc.models.options import reference_price
+from mlmc_hpc.models.paths import STEP_BLOCK, PathSampler, simulate
+from mlmc_hpc.models.plain import PlainMCSampler
+from mlmc_hpc.models.streams import batch_generator
+from mlmc_hpc.parallel.executor import serial_executor
+from mlmc_hpc.pricing.run import run_pricing
 
 GILES = dict(S0=100.0, K=100.0, T=1.0, r=0.05, sigma=0.2)
 OTHER = dict(S0=50.0, K=55.0, T=0.5, r=0.01, sigma=0.4)
@@ -27,8 +29,8 @@ OTHER = dict(S0=50.0, K=55.0, T=0.5, r=0.01, sigma=0.4)
 
 def run(overrides):
     """Serial NumPy run of the defaults with ``overrides`` (as the CLI would resolve them)."""
-    config = resolved(load_config(overrides=overrides), "numpy")
-    return price(config, serial_executor(config))
+    config = load_config(overrides=[*overrides, ("run.backend", "numpy")])
+    return run_pricing(config, serial_executor(config))
 
 
 def spec(kind: str, params=GILES, **extra) -> OptionSpec:

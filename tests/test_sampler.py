@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from mlmc_hpc.config import OptionSpec
-from mlmc_hpc.sampler_numpy import MilsteinGBMSampler
-from mlmc_hpc.sums import COST, LevelSums, N
+from mlmc_hpc.core.sums import COST, LevelSums, N
+from mlmc_hpc.models.european import MilsteinGBMSampler
 
 GILES = OptionSpec("call", 100.0, 100.0, 1.0, 0.05, 0.2)
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from mlmc_hpc.sums import N_SUMS, PF1, Y1, Y2, LevelSums, N
+from mlmc_hpc.core.sums import N_SUMS, PF1, Y1, Y2, LevelSums, N
 
 
 def batch(n, s1, s2):

@@ -1,0 +1,85 @@
+"""What the command modules share: config flags, progress and warning printers, the
+summary, and the stop watch for the process that runs the loop."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+
+from ..config.loading import load_config, parse_assignment
+from ..config.schema import Config
+from ..core.driver import IterationRecord
+from ..io.run_result import RunResult
+from ..parallel.stopping import StopRequest, job_end_time
+from ..render.progress import progress_line
+from ..render.summary import price_lines, summary_dict
+from ..render.tables import level_table
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """--config, --seed, --backend and --set (repeatable)."""
+    parser.add_argument(
+        "--config", help="YAML config file or preset name (defaults are used for missing keys)"
+    )
+    parser.add_argument("--seed", help="master seed (overrides run.seed)")
+    parser.add_argument("--backend", help="auto | numpy | cupy (overrides run.backend)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override any config key, e.g. --set mlmc.theta=0.5 (repeatable)",
+    )
+
+
+def config_from_args(args: argparse.Namespace, output: str | None = None) -> Config:
+    """The config: packaged defaults < --config < --set < the dedicated flags."""
+    overrides = [parse_assignment(item) for item in args.set]
+    for key, value in (
+        ("mlmc.eps", getattr(args, "eps", None)),
+        ("run.seed", args.seed),
+        ("run.output", output),
+        ("run.backend", args.backend),
+    ):
+        if value is not None:
+            overrides.append(parse_assignment(f"{key}={value}"))
+    return load_config(args.config, overrides)
+
+
+def stop_request(config: Config) -> StopRequest:
+    """Signal handlers and the Slurm end-time watch for the process that runs the loop."""
+    stop = StopRequest(job_end_time(), config.run.end_margin_s)
+    stop.install()
+    return stop
+
+
+def reporters(
+    config: Config, quiet: bool, status: Callable[[], str] | None = None
+) -> tuple[Callable[[IterationRecord], None], Callable[[str], None]]:
+    """(progress, warn): a progress line per iteration on stderr (unless quiet) with the
+    executor's ``status()`` appended, and ``warning: ...`` lines."""
+    count = 0
+
+    def progress(record: IterationRecord) -> None:
+        nonlocal count
+        count += 1
+        if not quiet:
+            line = progress_line(count, record, config.mlmc)
+            print(line + (status() if status else ""), file=sys.stderr, flush=True)
+
+    def warn(message: str) -> None:
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+
+    return progress, warn
+
+
+def emit_summary(result: RunResult, output: str, as_json: bool) -> None:
+    """The level table and price lines, or (``--json``) the summary as one JSON object."""
+    if as_json:
+        print(json.dumps(summary_dict(result, output)))
+    else:
+        print(level_table(result))
+        print(price_lines(result))
+        print(f"result     {output}")

@@ -1,0 +1,79 @@
+"""The ``run`` command (the default): validate everything first, then price, save, report.
+
+With one rank (or without mpi4py) everything runs in this process; under
+``mpiexec -n N`` rank 0 validates the config and becomes the master, and ranks
+1..N-1 become workers (see :mod:`mlmc_hpc.parallel.roles`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..config.schema import Config
+from ..errors import ExitCode
+from ..io.checkpoint import Resume, read_checkpoint, refuse_unfinished
+from ..io.hdf5 import check_writable
+from ..io.run_result import RunResult
+from ..parallel.executor import BatchExecutor
+from ..parallel.roles import launch
+from ..pricing.run import run_pricing
+from .base import add_config_options, config_from_args, emit_summary, reporters, stop_request
+
+
+def add_parser(commands: Any) -> None:
+    """The ``run`` sub-command and its flags."""
+    run = commands.add_parser("run", help="price an option (the default command)")
+    add_config_options(run)
+    run.add_argument("--eps", help="target RMS error (overrides mlmc.eps)")
+    run.add_argument("--output", help="HDF5 result path (overrides run.output)")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the unfinished run saved in the output file (same config and seed)",
+    )
+    run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    run.add_argument("--quiet", action="store_true", help="no per-iteration progress lines")
+
+
+def prepare(args: argparse.Namespace) -> tuple[Config, Resume | None]:
+    """Validated config and, with --resume, the saved state to continue from; raises
+    ConfigError before anything is computed or written."""
+    config = config_from_args(args, output=args.output)
+    check_writable(config.run.output)
+    if args.resume:
+        return config, read_checkpoint(config.run.output, config)
+    refuse_unfinished(config.run.output)
+    return config, None
+
+
+def main(args: argparse.Namespace) -> int:
+    """Price (with checkpoints), save atomically, print the summary; exit 0, 1, 2 or 75."""
+
+    def job(config: Config, resume: Resume | None, executor: BatchExecutor) -> int:
+        executor.watch(stop_request(config).reason)
+        progress, warn = reporters(config, args.quiet, executor.status)
+        result = run_pricing(config, executor, progress, warn, resume, config.run.output)
+        return save_and_report(result, config, args.json)
+
+    return launch(lambda: prepare(args), job)
+
+
+def save_and_report(result: RunResult, config: Config, as_json: bool) -> int:
+    """Write the HDF5 file atomically, then print the summary (rank 0 or a lone process)."""
+    result.save(config.run.output)
+    if result.interrupted:
+        iterations = len(result.iterations["L"])
+        kept = len(result.checkpoint["pending_seconds"])
+        print(
+            f"interrupted ({result.stop_reason}) after {iterations} iterations and {kept} "
+            f"batches of the next; checkpoint saved to {config.run.output}; "
+            f"continue with the same command plus --resume",
+            file=sys.stderr,
+            flush=True,
+        )
+        return ExitCode.INTERRUPTED
+    emit_summary(result, config.run.output, as_json)
+    sys.stdout.flush()
+    return ExitCode.OK

@@ -1,0 +1,225 @@
+"""Validation: every key of a merged config is checked and converted to its type.
+
+Every user mistake raises :class:`~mlmc_hpc.errors.ConfigError` with a one-line message
+that names the key, the allowed range and what was given; the CLI prints it and exits 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import ConfigError
+from .schema import AVERAGES, BACKENDS, EUROPEAN_TYPES, METHODS, OPTION_TYPES
+
+MAX_LOG2_FINEST_COST = 40  # M**Lmax <= 2**40 fine timesteps per sample
+Check = Callable[[str, Any], Any]
+
+
+def show(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def unknown_key_message(key: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]}?" if close else f"; allowed: {', '.join(valid)}"
+    return f"unknown key {key}{hint}"
+
+
+def _number(key: str, value: Any) -> float:
+    if isinstance(value, bool) or value is None:
+        raise ConfigError(f"{key} must be a number, got {show(value)}")
+    if isinstance(value, str):  # YAML 1.1 reads 1e-3 as a string
+        try:
+            value = float(value)
+        except ValueError:
+            raise ConfigError(f"{key} must be a number, got {show(value)}") from None
+    if not isinstance(value, (int, float)):
+        raise ConfigError(f"{key} must be a number, got {show(value)}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ConfigError(f"{key} must be a finite number, got {value}")
+    return value
+
+
+def _integer(key: str, value: Any) -> int:
+    number = _number(key, value)
+    if number != int(number):
+        raise ConfigError(f"{key} must be an integer, got {show(value)}")
+    return int(number)
+
+
+def positive(key: str, value: Any) -> float:
+    number = _number(key, value)
+    if number <= 0:
+        raise ConfigError(f"{key} must be > 0, got {show(value)}")
+    return number
+
+
+def finite(key: str, value: Any) -> float:
+    return _number(key, value)
+
+
+def non_negative(key: str, value: Any) -> float:
+    number = _number(key, value)
+    if number < 0:
+        raise ConfigError(f"{key} must be >= 0, got {show(value)}")
+    return number
+
+
+def int_at_least(low: int) -> Callable[[str, Any], int]:
+    def check(key: str, value: Any) -> int:
+        number = _integer(key, value)
+        if number < low:
+            raise ConfigError(f"{key} must be an integer >= {low}, got {show(value)}")
+        return number
+
+    return check
+
+
+def open_unit_interval(key: str, value: Any) -> float:
+    number = _number(key, value)
+    if not 0.0 < number < 1.0:
+        raise ConfigError(f"{key} must be in (0, 1), got {show(value)}")
+    return number
+
+
+def optional_rate(key: str, value: Any) -> float | None:
+    return None if value is None else positive(key, value)
+
+
+def one_of(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
+    def check(key: str, value: Any) -> str:
+        if value not in choices:
+            allowed = " | ".join(choices)
+            close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigError(f"{key} must be one of {allowed}, got {show(value)}{hint}")
+        return value
+
+    return check
+
+
+def text(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{key} must be a non-empty string, got {show(value)}")
+    return value
+
+
+def optional_positive(key: str, value: Any) -> float | None:
+    return None if value is None else positive(key, value)
+
+
+def steps_or_auto(key: str, value: Any) -> int | None:
+    if value == "auto":
+        return None
+    try:
+        number = int_at_least(1)(key, value)
+    except ConfigError:
+        number = 0
+    if not 1 <= number <= 2**MAX_LOG2_FINEST_COST:
+        raise ConfigError(
+            f"{key} must be auto or an integer in 1..2**{MAX_LOG2_FINEST_COST}, got {show(value)}"
+        )
+    return number
+
+
+def batch_size(key: str, value: Any) -> int | None:
+    if value == "auto":
+        return None
+    try:
+        return int_at_least(1)(key, value)
+    except ConfigError:
+        raise ConfigError(f"{key} must be auto or an integer >= 1, got {show(value)}") from None
+
+
+SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
+    "option": {
+        "type": one_of(OPTION_TYPES),
+        "S0": positive,
+        "K": positive,
+        "T": positive,
+        "r": finite,
+        "sigma": positive,
+        "barrier": optional_positive,
+        "payout": optional_positive,
+        "average": one_of(AVERAGES),
+    },
+    "mlmc": {
+        "eps": positive,
+        "Lmin": int_at_least(2),
+        "Lmax": int_at_least(2),
+        "N0": int_at_least(1),
+        "theta": open_unit_interval,
+        "M": int_at_least(2),
+        "alpha": optional_rate,
+        "beta": optional_rate,
+        "gamma": optional_rate,
+        "method": one_of(METHODS),
+        "mc_steps": steps_or_auto,
+    },
+    "run": {
+        "seed": int_at_least(0),
+        "backend": one_of(BACKENDS),
+        "batch_timesteps": batch_size,
+        "output": text,
+        "end_margin_s": non_negative,
+    },
+}
+
+
+def check_option(option: dict[str, Any]) -> None:
+    """Type-specific parameters: each is set only for its type, and the barrier is valid."""
+    kind = option["type"]
+    owners = {"barrier": "barrier", "payout": "digital"}
+    for key, owner in owners.items():
+        if option[key] is not None and kind != owner:
+            raise ConfigError(
+                f"option.{key} applies to option.type {owner} only; remove it or set it to null "
+                f"for type {kind}"
+            )
+    if option["average"] != "arithmetic" and kind != "asian":
+        raise ConfigError(
+            f"option.average applies to option.type asian only; remove it for type {kind}"
+        )
+    if kind == "barrier":
+        limit = min(option["S0"], option["K"])
+        barrier = option["barrier"]
+        if barrier is None or not barrier < limit:
+            raise ConfigError(
+                f"option.barrier must be a number with 0 < barrier < min(S0, K) = {limit:g} "
+                f"for a down-and-out call, got {show(barrier)}"
+            )
+
+
+def validate(data: dict[str, Any]) -> dict[str, Any]:
+    """Check every key of a fully merged config; returns ``{section: {key: value}}`` with
+    ``name`` as a string. ``run.backend`` and ``run.batch_timesteps`` may still be ``auto``
+    (None for the batch size): :mod:`mlmc_hpc.config.resolve` settles them."""
+    values: dict[str, Any] = {
+        section: {key: check(f"{section}.{key}", data[section][key]) for key, check in keys.items()}
+        for section, keys in SCHEMA.items()
+    }
+    mlmc = values["mlmc"]
+    if mlmc["M"] > 16:
+        raise ConfigError(f"mlmc.M must be an integer in 2..16, got {mlmc['M']}")
+    if mlmc["Lmax"] < mlmc["Lmin"]:
+        raise ConfigError(f"mlmc.Lmax must be >= mlmc.Lmin ({mlmc['Lmin']}), got {mlmc['Lmax']}")
+    if mlmc["Lmax"] * math.log2(mlmc["M"]) > MAX_LOG2_FINEST_COST:
+        largest = int(MAX_LOG2_FINEST_COST / math.log2(mlmc["M"]) + 1e-9)
+        raise ConfigError(
+            f"mlmc.Lmax must be <= {largest} for M = {mlmc['M']} "
+            f"(M**Lmax <= 2**{MAX_LOG2_FINEST_COST} timesteps per sample), got {mlmc['Lmax']}"
+        )
+    check_option(values["option"])
+    is_european = values["option"]["type"] in EUROPEAN_TYPES
+    if mlmc["method"] == "mc" and mlmc["mc_steps"] is None and not is_european:
+        raise ConfigError(
+            f"mlmc.mc_steps must be an integer >= 1 (timesteps of the plain Monte Carlo grid) "
+            f"for option.type {values['option']['type']} with mlmc.method mc; auto means exact "
+            f"sampling, which exists for call and put only"
+        )
+    values["name"] = text("name", data["name"])
+    return values

@@ -1,0 +1,71 @@
+"""Settling the config's ``auto`` values, once, while loading.
+
+- ``run.backend: auto`` becomes ``cupy`` when CuPy imports, sees a GPU and has kernels for
+  the work (:data:`GPU_KERNEL_TYPES` by MLMC), else ``numpy``; an explicit ``cupy`` that
+  cannot be met is a :class:`~mlmc_hpc.errors.BackendUnavailableError` (exit 2).
+- ``run.batch_timesteps: auto`` becomes a fixed constant per backend
+  (:data:`AUTO_BATCH_TIMESTEPS`), so a run is reproducible from its stored config alone.
+
+A stored (already resolved) config passes through unchanged and without probing a GPU.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import BackendUnavailableError
+from .schema import EUROPEAN_TYPES
+
+# Work the CuPy kernels can do: European payoffs by MLMC (mlmc_hpc/models/cuda).
+GPU_KERNEL_TYPES = EUROPEAN_TYPES
+# Batch size for ``batch_timesteps: auto``. NumPy: about 50 ms of one core.
+AUTO_BATCH_TIMESTEPS = {"numpy": 1 << 22, "cupy": 1 << 30}
+
+
+def gpu_count() -> int:
+    """Visible CUDA devices through CuPy; 0 when CuPy is missing or sees no GPU."""
+    try:
+        import cupy
+
+        return int(cupy.cuda.runtime.getDeviceCount())
+    except Exception:  # ImportError, CUDARuntimeError, missing driver libraries
+        return 0
+
+
+def has_gpu_kernels(option_type: str, method: str) -> bool:
+    """True when the CuPy kernels can do this work (European payoffs by MLMC)."""
+    return method == "mlmc" and option_type in GPU_KERNEL_TYPES
+
+
+def resolve_backend(requested: str, option_type: str, method: str) -> str:
+    """run.backend auto | numpy | cupy -> numpy | cupy (see the module docstring)."""
+    if requested == "numpy":
+        return "numpy"
+    if requested == "cupy" and not has_gpu_kernels(option_type, method):
+        raise BackendUnavailableError(
+            f"run.backend cupy has kernels for option.type {' | '.join(GPU_KERNEL_TYPES)} with "
+            f"mlmc.method mlmc only, got type {option_type} with method {method}; "
+            f"use run.backend: numpy or auto"
+        )
+    usable = has_gpu_kernels(option_type, method) and gpu_count() > 0
+    if requested == "cupy" and not usable:
+        raise BackendUnavailableError(
+            "run.backend is cupy but CuPy is not installed (pip install 'mlmc_hpc[gpu]') "
+            "or sees no GPU; use run.backend: numpy or auto"
+        )
+    return "cupy" if usable else "numpy"
+
+
+def resolve_batch_timesteps(configured: int | None, backend: str) -> int:
+    """``auto`` (None) -> :data:`AUTO_BATCH_TIMESTEPS` of the backend; else as given."""
+    return AUTO_BATCH_TIMESTEPS[backend] if configured is None else configured
+
+
+def resolve_run(values: dict[str, Any]) -> dict[str, Any]:
+    """The validated values with ``run.backend`` and ``run.batch_timesteps`` settled."""
+    run = dict(values["run"])
+    run["backend"] = resolve_backend(
+        run["backend"], values["option"]["type"], values["mlmc"]["method"]
+    )
+    run["batch_timesteps"] = resolve_batch_timesteps(run["batch_timesteps"], run["backend"])
+    return {**values, "run": run}

@@ -1,0 +1,200 @@
+"""Giles' adaptive MLMC driver (``mlmc.m`` / ``mlmc.cpp`` v1.0), pure.
+
+The driver sees only per-level sums (:class:`~mlmc_hpc.core.sums.LevelSums`) returned by
+an executor for the extra samples it asks for; it knows nothing about options,
+MPI or GPUs. Given the same executor results it takes the same decisions, because
+the cost per sample is the deterministic timestep count, never wall time.
+
+Complexity theorem: Giles, Acta Numerica 24 (2015), Theorem 1; algorithm: ibid.,
+Algorithm 1, with the variance split theta of section 3.3.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from ..config.schema import MLMCSettings
+from .estimators import (
+    bias_target,
+    estimate_rates,
+    extra_samples,
+    floor_estimates,
+    nearly_converged,
+    optimal_samples,
+    remaining_bias,
+)
+from .sums import LevelSums
+
+
+class LevelExecutor(Protocol):
+    def sample(self, extra: Sequence[int]) -> list[LevelSums]:
+        """Sums of ``extra[l]`` new samples on each level l (empty sums where 0)."""
+        ...
+
+
+@dataclass
+class IterationRecord:
+    extra: list[int]  # samples added per level in this iteration
+    L: int  # finest level after the iteration's decisions
+    bias: float  # remaining-bias estimate (NaN when the bias test did not run)
+    variance: float  # estimator variance sum V_l / N_l after the iteration
+    seconds: float  # wall time of the iteration
+
+
+@dataclass
+class MLMCEstimate:
+    price: float
+    std_error: float
+    converged: bool
+    levels: list[LevelSums]
+    alpha: float
+    beta: float
+    gamma: float
+    iterations: list[IterationRecord] = field(default_factory=list)
+
+    @property
+    def L(self) -> int:
+        return len(self.levels) - 1
+
+
+def level_statistics(levels: Sequence[LevelSums]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """|mean Y_l|, V_l and cost per sample C_l of the levels sampled so far."""
+    means = np.array([abs(lv.mean) for lv in levels])
+    variances = np.array([lv.variance for lv in levels])
+    costs = np.array([lv.cost / lv.n for lv in levels])
+    return means, variances, costs
+
+
+def estimator_variance(levels: Sequence[LevelSums]) -> float:
+    """sum_l V_l / N_l."""
+    return float(sum(lv.variance / lv.n for lv in levels if lv.n))
+
+
+@dataclass
+class DriverState:
+    """Everything the loop needs to continue: saved after every iteration (checkpoints).
+
+    ``extra`` is the next request; ``finished`` is set once no level needs more samples
+    or Lmax was reached without passing the bias test.
+    """
+
+    levels: list[LevelSums]
+    extra: np.ndarray
+    alpha: float
+    beta: float
+    gamma: float
+    converged: bool = False
+    finished: bool = False
+    iterations: list[IterationRecord] = field(default_factory=list)
+
+    def estimate(self) -> MLMCEstimate:
+        """The estimate from the samples taken so far (final once ``finished``)."""
+        return MLMCEstimate(
+            price=float(sum(lv.mean for lv in self.levels)),
+            std_error=math.sqrt(estimator_variance(self.levels)),
+            converged=self.converged,
+            levels=self.levels,
+            alpha=self.alpha,
+            beta=self.beta,
+            gamma=self.gamma,
+            iterations=self.iterations,
+        )
+
+
+def initial_state(settings: MLMCSettings) -> DriverState:
+    """N0 samples on levels 0..Lmin; rates as fixed in the settings, else 0 until regressed."""
+    alpha, beta, gamma = (0.0 if rate is None else rate for rate in _fixed_rates(settings))
+    return DriverState(
+        levels=[LevelSums() for _ in range(settings.Lmin + 1)],
+        extra=np.full(settings.Lmin + 1, settings.N0, dtype=np.int64),
+        alpha=alpha,
+        beta=beta,
+        gamma=gamma,
+    )
+
+
+def _fixed_rates(settings: MLMCSettings) -> tuple[float | None, float | None, float | None]:
+    return settings.alpha, settings.beta, settings.gamma
+
+
+def run_mlmc(
+    executor: LevelExecutor,
+    settings: MLMCSettings,
+    progress: Callable[[IterationRecord], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+    state: DriverState | None = None,
+    checkpoint: Callable[[DriverState], None] | None = None,
+) -> MLMCEstimate:
+    """Adaptive MLMC to RMS error eps; see the module docstring for the references.
+
+    Pass a saved ``state`` to continue a run: the decisions, and so the result, are
+    the same as without the interruption. ``checkpoint(state)`` is called after
+    every iteration (after ``progress``).
+    """
+    s = settings
+    fixed = _fixed_rates(s)
+    state = initial_state(s) if state is None else state
+    while not state.finished:
+        started = time.perf_counter()
+        taken = [int(x) for x in state.extra]
+        levels = state.levels
+        for level, batch in zip(levels, executor.sample(taken), strict=True):
+            level.merge(batch)
+        done = np.array([lv.n for lv in levels])
+
+        means, variances, costs = level_statistics(levels)
+        means, variances = floor_estimates(means, variances, state.alpha, state.beta)
+        alpha, beta, gamma = estimate_rates(means, variances, costs, fixed)
+        state.alpha, state.beta, state.gamma = alpha, beta, gamma
+        extra = extra_samples(optimal_samples(variances, costs, s.eps, s.theta), done)
+
+        bias = math.nan
+        if nearly_converged(extra, done):
+            bias = remaining_bias(means, alpha)
+            state.converged = bias <= bias_target(s.eps, s.theta)
+            if not state.converged and len(levels) - 1 == s.Lmax:
+                if warn:
+                    warn(
+                        f"failed to achieve weak convergence: bias estimate {bias:.3e} > "
+                        f"{bias_target(s.eps, s.theta):.3e} at Lmax = {s.Lmax}"
+                    )
+                state.finished = True
+            elif not state.converged:
+                levels.append(LevelSums())
+                variances = np.append(variances, variances[-1] / 2.0**beta)
+                costs = np.append(costs, costs[-1] * 2.0**gamma)
+                done = np.append(done, 0)
+                extra = extra_samples(optimal_samples(variances, costs, s.eps, s.theta), done)
+        state.extra = np.asarray(extra, dtype=np.int64)
+        state.finished = state.finished or int(state.extra.sum()) == 0
+        end_iteration(state, taken, bias, started, progress, checkpoint)
+    return state.estimate()
+
+
+def end_iteration(
+    state: DriverState,
+    taken: list[int],
+    bias: float,
+    started: float,
+    progress: Callable[[IterationRecord], None] | None,
+    checkpoint: Callable[[DriverState], None] | None,
+) -> None:
+    """Record the iteration that took ``taken`` samples, then report and checkpoint it."""
+    record = IterationRecord(
+        extra=taken,
+        L=len(state.levels) - 1,
+        bias=bias,
+        variance=estimator_variance(state.levels),
+        seconds=time.perf_counter() - started,
+    )
+    state.iterations.append(record)
+    if progress:
+        progress(record)
+    if checkpoint:
+        checkpoint(state)

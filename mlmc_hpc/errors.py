@@ -1,0 +1,45 @@
+"""Exit codes and the exceptions that map to them: the bottom of the package.
+
+Every layer raises these; only the commands turn them into exit codes. Nothing here
+imports the rest of the package (or NumPy), so any module may import it.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes: a public contract (README, CHANGELOG)."""
+
+    OK = 0  # done (also when the bias test failed at Lmax: converged = false)
+    FAILURE = 1  # a failure during the run
+    USAGE = 2  # bad input: one line on stderr, nothing written
+    INTERRUPTED = 75  # stopped early by a signal or the job's end; checkpoint saved
+
+
+class ConfigError(ValueError):
+    """A user input problem; the message is one line, ready to print (exit 2)."""
+
+
+class ResumeError(ConfigError):
+    """``--resume`` refused: missing, finished or differently configured file (exit 2)."""
+
+
+class PlacementError(ConfigError):
+    """More GPU workers on a host than it has GPUs (exit 2)."""
+
+
+class BackendUnavailableError(ConfigError):
+    """``run.backend: cupy`` asked for where CuPy, a GPU or a kernel is missing (exit 2)."""
+
+
+class WorkerFailedError(RuntimeError):
+    """A worker raised; the message is its traceback headed ``worker r of s on HOST:``."""
+
+
+def config_error_exit(error: ConfigError, prefix: str = "config error") -> ExitCode:
+    """Print ``prefix: message`` as one line on stderr and return :attr:`ExitCode.USAGE`."""
+    print(f"{prefix}: {error}", file=sys.stderr, flush=True)
+    return ExitCode.USAGE

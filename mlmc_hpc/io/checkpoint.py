@@ -1,0 +1,176 @@
+"""Checkpoints: the ``checkpoint`` group of an unfinished result file, and resuming.
+
+After every iteration the master rewrites the result file (atomically) with
+``finished = false`` and this group; an interrupted run adds the batches of its
+unfinished iteration that did complete. ``--resume`` reads it back. Because batch b
+of level l always draws the same stream and totals are kept with their Neumaier
+compensation terms, the continued run ends with a result bit-identical to one that
+was never interrupted (same seed and batch size).
+
+Group ``checkpoint`` (datasets):
+  format            1
+  level_sums_hi/lo  (L+1) x 8 running sums and their compensation terms
+  level_seconds     compute seconds per level
+  extra             the next request: samples to add per level
+  rates             alpha, beta, gamma as last estimated
+  converged         bias test passed on the last check
+  next_batch        next batch index per level
+  pending_tasks     k x 3 (level, batch, n_samples) of completed batches not yet merged
+  pending_sums      k x 8 their sums;  pending_seconds  k
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config.loading import load_config_text
+from ..config.schema import Config
+from ..core.driver import DriverState, IterationRecord
+from ..core.sums import LevelSums
+from ..errors import ResumeError
+from .hdf5 import file_kind
+from .run_result import RunResult
+
+FORMAT = 1
+# Keys that may change between the interrupted run and its continuation.
+FREE_KEYS = ("name", "run.output", "run.end_margin_s")
+EXECUTOR_KEYS = ("next_batch", "pending_tasks", "pending_sums", "pending_seconds")
+
+
+def checkpoint_group(state: DriverState, executor: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The driver's state and the executor's snapshot as the ``checkpoint`` group."""
+    hi, lo = zip(*(level.compensated() for level in state.levels), strict=True)
+    group = {
+        "format": np.int64(FORMAT),
+        "level_sums_hi": np.array(hi),
+        "level_sums_lo": np.array(lo),
+        "level_seconds": np.array([level.seconds for level in state.levels]),
+        "extra": np.asarray(state.extra, dtype=np.int64),
+        "rates": np.array([state.alpha, state.beta, state.gamma]),
+        "converged": np.bool_(state.converged),
+    }
+    group.update((key, executor[key]) for key in EXECUTOR_KEYS)
+    return group
+
+
+@dataclass
+class Resume:
+    """What a continued run starts from: the driver's state, the executor's snapshot, the
+    earlier batch records and wall time, and how often the run was resumed before."""
+
+    state: DriverState
+    executor: dict[str, np.ndarray]
+    batches: dict[str, np.ndarray] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    resumed: int = 0
+
+
+def _load(path: Path, flag: str) -> RunResult:
+    try:
+        return RunResult.load(path)
+    except (OSError, KeyError, TypeError) as exc:
+        raise ResumeError(f"{flag}: {path} is not a readable mlmc_hpc result ({exc})") from None
+
+
+def refuse_unfinished(path: str | Path) -> None:
+    """Without --resume, never overwrite the checkpoint of an unfinished run."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    try:
+        unfinished = file_kind(path) == "checkpoint"
+    except OSError:
+        return  # not HDF5: an ordinary file that a finished run may replace
+    if unfinished:
+        raise ResumeError(
+            f"run.output {path} holds an unfinished run; continue it with --resume, "
+            f"or write elsewhere with --output"
+        )
+
+
+def config_differences(stored: Config, current: Config) -> list[str]:
+    """Dotted keys whose values differ, ignoring FREE_KEYS."""
+    old, new = _flatten(stored.to_dict()), _flatten(current.to_dict())
+    return [
+        f"{key}={old.get(key)!r} in the checkpoint, {new.get(key)!r} now"
+        for key in sorted(set(old) | set(new))
+        if key not in FREE_KEYS and old.get(key) != new.get(key)
+    ]
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def read_checkpoint(path: str | Path, config: Config) -> Resume:
+    """The saved state of an unfinished run made with the same settings as ``config``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ResumeError(f"--resume: {path} does not exist; run without --resume to start")
+    saved = _load(path, "--resume")
+    if saved.finished or not saved.checkpoint:
+        raise ResumeError(
+            f"--resume: {path} holds a finished run (price {saved.price:.6g}); nothing to resume"
+        )
+    group = saved.checkpoint
+    if int(group["format"]) != FORMAT:
+        raise ResumeError(f"--resume: {path} has checkpoint format {int(group['format'])}")
+    differences = config_differences(load_config_text(saved.config), config)
+    if differences:
+        raise ResumeError(
+            f"--resume: the config does not match {path}: {differences[0]}; "
+            f"rerun with the original settings or start a new run with another --output"
+        )
+    return Resume(
+        state=_driver_state(group, saved.iterations),
+        executor={key: group[key] for key in EXECUTOR_KEYS},
+        batches=saved.batches,
+        elapsed_s=saved.wall_time_s,
+        resumed=saved.resumed + 1,
+    )
+
+
+def _driver_state(group: dict[str, np.ndarray], iterations: dict[str, np.ndarray]) -> DriverState:
+    levels = [
+        LevelSums.restored(hi, lo, seconds)
+        for hi, lo, seconds in zip(
+            group["level_sums_hi"], group["level_sums_lo"], group["level_seconds"], strict=True
+        )
+    ]
+    alpha, beta, gamma = (float(rate) for rate in group["rates"])
+    records = [
+        IterationRecord(
+            extra=[int(x) for x in added],
+            L=int(L),
+            bias=float(bias),
+            variance=float(variance),
+            seconds=float(seconds),
+        )
+        for added, L, bias, variance, seconds in zip(
+            iterations["samples_added"],
+            iterations["L"],
+            iterations["bias_estimate"],
+            iterations["variance_estimate"],
+            iterations["seconds"],
+            strict=True,
+        )
+    ]
+    return DriverState(
+        levels=levels,
+        extra=np.asarray(group["extra"], dtype=np.int64),
+        alpha=alpha,
+        beta=beta,
+        gamma=gamma,
+        converged=bool(group["converged"]),
+        iterations=records,
+    )

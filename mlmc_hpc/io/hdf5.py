@@ -1,0 +1,99 @@
+"""HDF5 access: the only module that opens h5py.
+
+Files are written atomically (a temp file beside the target, then ``os.replace``), so a
+reader or a crash never sees half a file; :func:`read_hdf5` returns plain Python and NumPy
+values; :func:`file_kind` tells a run result, a test result and anything else apart.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+
+
+def write_hdf5(path: str | Path, attrs: dict[str, Any], groups: dict[str, dict]) -> Path:
+    """Root attributes and groups of datasets, written to a temp file beside ``path`` and
+    renamed over it, so the target is only ever replaced by a complete file."""
+    import h5py
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with h5py.File(temporary, "w") as h5:
+            for name, value in attrs.items():
+                h5.attrs[name] = value
+            for group_name, contents in groups.items():
+                group = h5.create_group(group_name)
+                for key, values in contents.items():
+                    values = np.asarray(values)
+                    if values.dtype.kind == "U":
+                        values = values.astype(h5py.string_dtype())
+                    group.create_dataset(key, data=values)
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+    return path
+
+
+def read_hdf5(path: str | Path) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
+    """(root attributes, {group: {dataset: array}}) of a file written by :func:`write_hdf5`."""
+    import h5py
+
+    with h5py.File(path, "r") as h5:
+        attrs = {name: _plain(value) for name, value in h5.attrs.items()}
+        groups = {
+            name: {key: _decoded(item[key][()]) for key in item}
+            for name, item in h5.items()
+            if isinstance(item, h5py.Group)
+        }
+    return attrs, groups
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _decoded(values: np.ndarray) -> np.ndarray:
+    if values.dtype.kind in ("O", "S"):
+        return np.array([v.decode() if isinstance(v, bytes) else v for v in values])
+    return values
+
+
+def file_kind(path: str | Path) -> str | None:
+    """``"test"``, ``"run"``, ``"checkpoint"`` (an unfinished run) or None (another HDF5
+    file); OSError when ``path`` is not a readable HDF5 file."""
+    import h5py
+
+    with h5py.File(path, "r") as h5:
+        if "convergence" in h5:
+            return "test"
+        if "checkpoint" in h5:
+            return "checkpoint"
+        return "run" if "levels" in h5 else None
+
+
+def check_writable(output: str | Path) -> None:
+    """Refuse, before any work, an output path a result could not be written to."""
+    path = Path(output)
+    if path.is_dir():
+        raise ConfigError(
+            f"run.output must be a file path such as results/run.h5, got directory {output}"
+        )
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"run.output {output} cannot be written: {parent} is not a writable directory"
+        )

@@ -1,0 +1,158 @@
+"""The run result: in memory, and as the HDF5 file that is its public contract.
+
+``mlmc_hpc.price(...)`` returns it; ``RunResult.load(path)`` returns an equal one.
+
+``RunResult.save(path)`` writes atomically (temp file beside the target, then
+``os.replace``) and ``RunResult.load(path)`` reads back an equal object, so code
+that inspects results never cares which of the two it holds.
+
+HDF5 layout (documented in the README):
+  /                  attrs: price, std_error, eps, converged, L, wall_time_s, backend,
+                     n_workers, seed, config, package_version, created, reference_price,
+                     name, theta, M, alpha, beta, gamma, batch_timesteps, world_size,
+                     mpi_version, worker_devices, finished, interrupted, stop_reason,
+                     resumed, startup_s, sampling_s, method, ci95_low, ci95_high,
+                     slurm_job ("<id> restart <n> on <nodes>" of the job that wrote it)
+  /levels/*          length L+1: n_samples, mean, variance, cost_per_sample, timesteps,
+                     compute_time_s, mean_pf, variance_pf, kurtosis, sums (L+1 x 8)
+  /iterations/*      one row per iteration: samples_added (iter x L+1), L,
+                     bias_estimate, variance_estimate, seconds
+  /batches/*         one row per batch: level, batch, n_samples, worker, host,
+                     start_s, end_s, compute_s
+  /checkpoint/*      only while finished is false: the state --resume continues from
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .hdf5 import read_hdf5, write_hdf5
+
+if TYPE_CHECKING:
+    import pandas
+
+ROOT_ATTRS = (
+    "price", "std_error", "eps", "converged", "L", "wall_time_s", "backend", "n_workers",
+    "seed", "config", "package_version", "created", "reference_price", "name", "theta", "M",
+    "alpha", "beta", "gamma", "batch_timesteps", "world_size", "mpi_version", "worker_devices",
+    "finished", "interrupted", "stop_reason", "resumed", "startup_s", "sampling_s", "method",
+    "ci95_low", "ci95_high", "slurm_job",
+)  # fmt: skip
+GROUPS = ("levels", "iterations", "batches", "checkpoint")
+LEVEL_FIELDS = (
+    "n_samples", "mean", "variance", "cost_per_sample", "timesteps", "compute_time_s",
+    "mean_pf", "variance_pf", "kurtosis", "sums",
+)  # fmt: skip
+ITERATION_FIELDS = ("samples_added", "L", "bias_estimate", "variance_estimate", "seconds")
+
+
+@dataclass
+class RunResult:
+    price: float
+    std_error: float
+    eps: float
+    converged: bool
+    L: int
+    wall_time_s: float
+    backend: str
+    n_workers: int
+    seed: int
+    config: str
+    package_version: str
+    created: str
+    reference_price: float
+    name: str
+    theta: float
+    M: int
+    alpha: float
+    beta: float
+    gamma: float
+    batch_timesteps: int
+    world_size: int = 1
+    mpi_version: str = ""
+    worker_devices: str = ""
+    finished: bool = True  # False: a checkpoint of a run still going or interrupted
+    interrupted: bool = False  # stopped early by a signal or the job's end; see stop_reason
+    stop_reason: str = ""
+    resumed: int = 0  # how many times the run was continued with --resume
+    startup_s: float = 0.0  # slowest worker's set-up: CUDA context, kernel compilation
+    sampling_s: float = 0.0  # sum over batches of their compute time
+    method: str = "mlmc"  # mlmc | mc (plain Monte Carlo: one level, L = 0)
+    slurm_job: str = ""  # "<job id> restart <n> on <nodes>" inside Slurm, else empty
+    ci95_low: float = float("nan")  # price -+ 1.96 std_error
+    ci95_high: float = float("nan")
+    levels: dict[str, np.ndarray] = field(default_factory=dict)
+    iterations: dict[str, np.ndarray] = field(default_factory=dict)
+    batches: dict[str, np.ndarray] = field(default_factory=dict)
+    checkpoint: dict[str, np.ndarray] = field(default_factory=dict)  # see checkpoint.py
+
+    @property
+    def ci95(self) -> tuple[float, float]:
+        """The 95% confidence interval (price -+ 1.96 std_error)."""
+        return self.ci95_low, self.ci95_high
+
+    @property
+    def total_timesteps(self) -> int:
+        """Timesteps of all samples on all levels (the cost of the run)."""
+        return int(np.sum(self.levels.get("timesteps", 0)))
+
+    def __repr__(self) -> str:
+        state = "converged" if self.converged else "NOT converged"
+        if not self.finished:
+            state = "interrupted" if self.interrupted else "unfinished"
+        return (
+            f"<RunResult {self.name!r} {self.method}: price {self.price:.6g} "
+            f"+- {self.std_error:.2g} (eps {self.eps:g}, {state}, L={self.L}, "
+            f"{self.total_timesteps:.3g} timesteps, {self.wall_time_s:.2f} s)>"
+        )
+
+    def __str__(self) -> str:
+        lines = [
+            f"{self.name}: {self.method} price {self.price:.6f} +- {self.std_error:.6f} "
+            f"(95% CI [{self.ci95_low:.6f}, {self.ci95_high:.6f}])"
+        ]
+        if math.isfinite(self.reference_price):
+            error = self.price - self.reference_price
+            lines.append(f"reference {self.reference_price:.6f} (closed form), "
+                         f"error {error:+.2e} = {error / self.eps:+.2f} eps")  # fmt: skip
+        lines.append(
+            f"eps {self.eps:g}, converged {self.converged}, L {self.L}, "
+            f"{self.total_timesteps:.4g} timesteps, {self.wall_time_s:.2f} s on "
+            f"{self.n_workers} {self.backend} worker(s)"
+        )
+        return "\n".join(lines)
+
+    def to_dataframe(self) -> pandas.DataFrame:
+        """The per-level table (one row per level 0..L) as a pandas DataFrame."""
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError("RunResult.to_dataframe needs pandas: pip install pandas") from None
+        columns = {name: self.levels[name] for name in LEVEL_FIELDS if name != "sums"}
+        frame = pandas.DataFrame(columns)
+        frame.index.name = "level"
+        return frame
+
+    def save(self, path: str | Path) -> Path:
+        """Write atomically; the target is replaced only by a complete file."""
+        attrs = {name: getattr(self, name) for name in ROOT_ATTRS}
+        groups = {name: getattr(self, name) for name in GROUPS}
+        if not groups["checkpoint"]:
+            del groups["checkpoint"]
+        return write_hdf5(path, attrs, groups)
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunResult:
+        attrs, groups = read_hdf5(path)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in GROUPS:
+                values[f.name] = groups.get(f.name, {})
+            elif f.name in attrs:
+                values[f.name] = attrs[f.name]
+        return cls(**values)

@@ -1,0 +1,1 @@
+"""CUDA sources of the CuPy sampler (package data, compiled by NVRTC at run time)."""

@@ -1,0 +1,179 @@
+"""Executors: what the driver calls to turn per-level sample requests into sums.
+
+An executor plans keyed batches (:mod:`mlmc_hpc.parallel.planning`), has them computed
+(in this process, or by MPI workers in :mod:`mlmc_hpc.parallel.mpi`), merges them in
+(level, batch) order and keeps a record per batch. It is passed in, as emcee passes a
+pool. Resuming goes through :meth:`BatchExecutor.snapshot` and
+:meth:`BatchExecutor.restore`: the snapshot holds the batch counters as of the start of
+the current request and the batches of an interrupted request that did complete, so a
+resumed run replans the same request and reuses them instead of recomputing them.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ..config.schema import Config
+from ..core.sums import N_SUMS, LevelSums
+from ..models.registry import Sampler, make_sampler
+from .planning import (
+    BatchPlanner,
+    BatchRecord,
+    Outcome,
+    Task,
+    batch_table,
+    merge_in_order,
+    records_from_table,
+)
+
+
+class StoppedEarlyError(Exception):
+    """A stop was requested: no new batches were started and those running finished.
+
+    The batches of the interrupted request that did complete are in the executor's
+    :meth:`~BatchExecutor.snapshot`; ``outcomes`` carries them only from ``run_tasks`` to
+    the executor's own ``sample``, never through the driver.
+    """
+
+    def __init__(self, reason: str, outcomes: Sequence[Outcome] = ()) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.outcomes = list(outcomes)
+
+
+def never_stop() -> str | None:
+    """The default stop check: never."""
+    return None
+
+
+class BatchExecutor:
+    """Base of all executors: planning, ordered merging, batch records, stopping, resuming.
+
+    ``stop_reason()`` (set with :meth:`watch`) is asked before each batch is started; a
+    non-empty answer ends the current request with :class:`StoppedEarlyError` once the
+    running batches are back.
+    """
+
+    n_workers = 1
+    world_size = 1  # MPI ranks of the job (master included)
+    mpi_version = ""  # the MPI library, where mpi4py is installed
+    startup_s = 0.0  # slowest worker's set-up before its first batch (GPU context, compile)
+
+    def __init__(self, batch_timesteps: int, timesteps: Callable[[int], int]) -> None:
+        self.planner = BatchPlanner(batch_timesteps, timesteps)
+        self.records: list[BatchRecord] = []
+        self.devices: list[str] = ["cpu"]
+        self.origin = time.perf_counter()
+        self.stop_reason: Callable[[], str | None] = never_stop
+        self._carried: dict[tuple[int, int], Outcome] = {}
+        self._request_start: list[int] | None = None  # batch counters of a stopped request
+        self._pending: list[Outcome] = []
+
+    def watch(self, stop_reason: Callable[[], str | None]) -> None:
+        """Ask ``stop_reason()`` before each batch (signals, the Slurm job's end)."""
+        self.stop_reason = stop_reason
+
+    def sample(self, extra: Sequence[int]) -> list[LevelSums]:
+        """Sums of ``extra[l]`` new samples on each level l, merged in (level, batch) order."""
+        start = list(self.planner.next_batch)
+        reused: list[Outcome] = []
+        todo: list[Task] = []
+        for task in self.planner.plan(extra):
+            known = self._carried.pop((task.level, task.batch), None)
+            if known is None:
+                todo.append(task)
+            elif known[0].n != task.n:
+                raise RuntimeError(f"checkpoint batch {known[0]} does not match the plan {task}")
+            else:
+                reused.append(known)
+        try:
+            outcomes = self.run_tasks(todo)
+        except StoppedEarlyError as stop:
+            self._request_start, self._pending = start, reused + stop.outcomes
+            raise StoppedEarlyError(stop.reason) from None
+        return merge_in_order(len(extra), reused + outcomes)
+
+    def run_tasks(self, tasks: list[Task]) -> list[Outcome]:
+        """Compute ``tasks``; on a stop raise ``StoppedEarlyError(reason, done_outcomes)``."""
+        raise NotImplementedError
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """The executor's part of a checkpoint (format 1): ``next_batch`` per level and the
+        completed batches of an interrupted request (``pending_tasks`` k x 3,
+        ``pending_sums`` k x 8, ``pending_seconds`` k), in (level, batch) order."""
+        stopped = self._request_start is not None
+        next_batch = self._request_start if stopped else self.planner.next_batch
+        pending = sorted(self._pending if stopped else [], key=lambda o: (o[0].level, o[0].batch))
+        return {
+            "next_batch": np.array(next_batch, dtype=np.int64),
+            "pending_tasks": np.array(
+                [(t.level, t.batch, t.n) for t, _, _ in pending], dtype=np.int64
+            ).reshape(-1, 3),
+            "pending_sums": np.array([s for _, s, _ in pending]).reshape(-1, N_SUMS),
+            "pending_seconds": np.array([sec for _, _, sec in pending], dtype=np.float64),
+        }
+
+    def restore(
+        self, snapshot: dict[str, np.ndarray], batches: dict[str, np.ndarray], elapsed_s: float
+    ) -> None:
+        """Continue from :meth:`snapshot`: batch counters, completed batches to reuse, the
+        earlier batch records (``batches`` table) and times counted on from ``elapsed_s``."""
+        self.planner.next_batch = [int(b) for b in snapshot["next_batch"]]
+        self._carried = {
+            (int(level), int(batch)): (Task(int(level), int(batch), int(n)), sums.copy(), float(s))
+            for (level, batch, n), sums, s in zip(
+                snapshot["pending_tasks"], snapshot["pending_sums"], snapshot["pending_seconds"],
+                strict=True,
+            )
+        }  # fmt: skip
+        self.records = records_from_table(batches)
+        self.origin -= elapsed_s
+
+    def batch_table(self) -> dict[str, np.ndarray]:
+        """The batch records as the HDF5 ``batches`` group."""
+        return batch_table(self.records)
+
+    def status(self) -> str:
+        """Text appended to progress lines (the MPI executor reports its workers)."""
+        return ""
+
+    def close(self) -> None:
+        """Release workers; the serial executor has none."""
+
+
+class SerialExecutor(BatchExecutor):
+    """Runs every batch in this process (one rank, or mpi4py absent)."""
+
+    def __init__(self, sampler: Sampler, batch_timesteps: int, device: str = "cpu") -> None:
+        super().__init__(batch_timesteps, sampler.steps)
+        self.sampler = sampler
+        self.host = socket.gethostname()
+        self.devices = [device]
+
+    def run_tasks(self, tasks: list[Task]) -> list[Outcome]:
+        """Each task in turn; a stop request is checked before each."""
+        outcomes: list[Outcome] = []
+        for task in tasks:
+            reason = self.stop_reason()
+            if reason:
+                raise StoppedEarlyError(reason, outcomes)
+            start = time.perf_counter()
+            sums = self.sampler.sample(task.level, task.batch, task.n)
+            end = time.perf_counter()
+            outcomes.append((task, sums, end - start))
+            self.records.append(BatchRecord(task.level, task.batch, task.n, 0, self.host,
+                                            start - self.origin, end - self.origin, end - start))  # fmt: skip
+        return outcomes
+
+
+def serial_executor(config: Config, mpi_version: str = "") -> SerialExecutor:
+    """In-process executor for a config (the sampler's set-up time is kept as startup_s)."""
+    started = time.perf_counter()
+    executor = SerialExecutor(make_sampler(config), config.run.batch_timesteps)
+    executor.startup_s = time.perf_counter() - started
+    executor.mpi_version = mpi_version
+    return executor

@@ -1,0 +1,236 @@
+"""MPI master/worker execution (rank 0 = master, ranks 1..N-1 = workers).
+
+The master is an executor passed to the pure driver: it cuts requests into keyed
+batches (see :mod:`mlmc_hpc.parallel.planning`), keeps up to ``PREFETCH`` batches in flight
+per worker, largest first, and hands the next one to whichever worker returns a
+result (dynamic pull). Tasks go out as three int64, sums come back as a float64
+buffer. Waiting is a non-blocking receive polled with a growing sleep, so neither
+the master nor an idle worker burns a core (MPICH's blocking receive spins).
+
+A worker's exception comes back as one message headed ``worker r of s on HOST:``;
+the master prints it and aborts the job. Any other unhandled exception aborts the
+whole job (``COMM_WORLD.Abort``) instead of deadlocking at finalize.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+
+from ..core.sums import N_SUMS
+from ..errors import WorkerFailedError
+from ..models.registry import Sampler
+from .executor import BatchExecutor, StoppedEarlyError
+from .planning import BatchRecord, Outcome, Task
+
+TAG_TASK, TAG_STOP, TAG_RESULT, TAG_ERROR, TAG_ERROR_TEXT = 11, 12, 13, 14, 15
+RESULT_SIZE = N_SUMS + 5  # sums, level, batch, start, end, compute seconds
+PREFETCH = 2
+MAX_SLEEP_S = 0.001
+FAULT_VARIABLE = "MLMC_HPC_FAULT_INJECTION"  # tests only: "raise:RANK" or "kill:RANK"
+
+
+def world():
+    """COMM_WORLD when mpi4py imports and more than one rank runs, else None."""
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        return None
+    return MPI.COMM_WORLD if MPI.COMM_WORLD.Get_size() > 1 else None
+
+
+def mpi_library_version() -> str:
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        return ""
+    return MPI.Get_library_version().splitlines()[0].strip()
+
+
+class Poller:
+    """Waits on MPI requests without spinning: sleep doubles from 0 to MAX_SLEEP_S."""
+
+    def __init__(self) -> None:
+        self.idle_s = 0.0
+
+    def wait(self, request, status) -> None:
+        pause = 0.0
+        started = time.perf_counter()
+        while not request.Test(status):
+            time.sleep(pause)
+            pause = min(MAX_SLEEP_S, pause * 2 or 1e-5)
+        self.idle_s += time.perf_counter() - started
+
+
+def local_rank(comm) -> int:
+    from mpi4py import MPI
+
+    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    rank = node.Get_rank()
+    node.Free()
+    return rank
+
+
+class MPIExecutor(BatchExecutor):
+    """Master side of the batch protocol."""
+
+    def __init__(
+        self,
+        comm,
+        batch_timesteps: int,
+        timesteps: Callable[[int], int],
+        workers: list[tuple[str, str, float]],
+    ):
+        super().__init__(batch_timesteps, timesteps)
+        from mpi4py import MPI
+
+        self.MPI = MPI
+        self.comm = comm
+        self.n_workers = comm.Get_size() - 1
+        self.world_size = comm.Get_size()
+        self.mpi_version = mpi_library_version()
+        self.hosts = [host for host, _, _ in workers]
+        self.devices = [device for _, device, _ in workers]
+        self.startup_s = max((startup for _, _, startup in workers), default=0.0)
+        self.poller = Poller()
+        self.result = np.empty(RESULT_SIZE)
+        self.busy_workers = 0
+        self.idle_fraction = 0.0
+        self.epoch = time.time()  # batch start/end are stored relative to this
+
+    def run_tasks(self, tasks: list[Task]) -> list[Outcome]:
+        MPI = self.MPI
+        queue = deque(tasks)
+        in_flight: dict[int, deque[Task]] = {w: deque() for w in range(1, self.n_workers + 1)}
+        outcomes: list[Outcome] = []
+        started, idle_before = time.perf_counter(), self.poller.idle_s
+        stopping = ""
+
+        def dispatch(worker: int) -> None:
+            nonlocal stopping
+            while queue and len(in_flight[worker]) < PREFETCH:
+                stopping = stopping or self.stop_reason() or ""
+                if stopping:
+                    return
+                task = queue.popleft()
+                message = np.array([task.level, task.batch, task.n], dtype=np.int64)
+                self.comm.Send(message, dest=worker, tag=TAG_TASK)
+                in_flight[worker].append(task)
+
+        for worker in in_flight:
+            dispatch(worker)
+        self.busy_workers = sum(1 for q in in_flight.values() if q)
+        status = MPI.Status()
+        while any(in_flight.values()):
+            request = self.comm.Irecv(self.result, source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG)
+            self.poller.wait(request, status)
+            worker = status.Get_source()
+            if status.Get_tag() == TAG_ERROR:
+                text = self.comm.recv(source=worker, tag=TAG_ERROR_TEXT)
+                raise WorkerFailedError(text)
+            task = in_flight[worker].popleft()
+            sums, level, batch, start, end, seconds = self._unpack(self.result)
+            if (level, batch) != (task.level, task.batch):
+                raise RuntimeError(f"worker {worker} returned batch {(level, batch)} for {task}")
+            outcomes.append((task, sums, seconds))
+            self.records.append(
+                BatchRecord(
+                    level,
+                    batch,
+                    task.n,
+                    worker,
+                    self.hosts[worker - 1],
+                    start - self.epoch,
+                    end - self.epoch,
+                    seconds,
+                )  # fmt: skip
+            )
+            dispatch(worker)
+        elapsed = time.perf_counter() - started
+        if stopping and queue:
+            raise StoppedEarlyError(stopping, outcomes)
+        self.idle_fraction = (self.poller.idle_s - idle_before) / elapsed if elapsed else 0.0
+        return outcomes
+
+    def restore(
+        self, snapshot: dict[str, np.ndarray], batches: dict[str, np.ndarray], elapsed_s: float
+    ) -> None:
+        """As the base class; worker clock times also count on from ``elapsed_s``."""
+        super().restore(snapshot, batches, elapsed_s)
+        self.epoch -= elapsed_s
+
+    @staticmethod
+    def _unpack(buffer: np.ndarray):
+        sums = buffer[:N_SUMS].copy()
+        level, batch, start, end, seconds = buffer[N_SUMS:]
+        return sums, int(level), int(batch), float(start), float(end), float(seconds)
+
+    def status(self) -> str:
+        return (
+            f"  workers busy {self.busy_workers}/{self.n_workers}"
+            f"  master idle {100 * self.idle_fraction:.0f}%"
+        )
+
+    def close(self) -> None:
+        """Tell every worker to stop (a task-shaped message with tag STOP)."""
+        empty = np.zeros(3, dtype=np.int64)
+        for worker in range(1, self.n_workers + 1):
+            self.comm.Send(empty, dest=worker, tag=TAG_STOP)
+
+
+def worker_loop(comm, sampler: Sampler) -> None:
+    """Receive a task, compute its sums, send them back; until STOP."""
+    from mpi4py import MPI
+
+    task = np.empty(3, dtype=np.int64)
+    out = np.empty(RESULT_SIZE)
+    status = MPI.Status()
+    poller = Poller()
+    fault = os.environ.get(FAULT_VARIABLE, "")
+    while True:
+        poller.wait(comm.Irecv(task, source=0, tag=MPI.ANY_TAG), status)
+        if status.Get_tag() == TAG_STOP:
+            return
+        level, batch, n = (int(x) for x in task)
+        try:
+            _inject_fault(fault, comm.Get_rank())
+            start = time.time()
+            tick = time.perf_counter()
+            out[:N_SUMS] = sampler.sample(level, batch, n)
+            seconds = time.perf_counter() - tick
+            out[N_SUMS:] = (level, batch, start, time.time(), seconds)
+        except Exception:
+            text = worker_header(comm) + "\n" + traceback.format_exc().rstrip()
+            comm.Send(np.zeros(RESULT_SIZE), dest=0, tag=TAG_ERROR)
+            comm.send(text, dest=0, tag=TAG_ERROR_TEXT)
+            continue
+        comm.Send(out, dest=0, tag=TAG_RESULT)
+
+
+def worker_header(comm) -> str:
+    return f"worker {comm.Get_rank()} of {comm.Get_size()} on {socket.gethostname()}:"
+
+
+def _inject_fault(spec: str, rank: int) -> None:
+    kind, _, target = spec.partition(":")
+    if not kind or str(rank) != target:
+        return
+    if kind == "kill":
+        os.kill(os.getpid(), 9)
+    if kind == "raise":
+        raise RuntimeError("injected fault for testing")
+
+
+def abort_on_exception(comm, where: str, exc: BaseException) -> None:
+    """Print the traceback headed by rank and host, then abort every rank."""
+    header = f"rank {comm.Get_rank()} of {comm.Get_size()} on {socket.gethostname()} ({where}):"
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
+    print(f"{header}\n{text}", file=sys.stderr, flush=True)
+    comm.Abort(1)

@@ -1,0 +1,131 @@
+"""Rank roles: run a job in this process, or under ``mpiexec`` as master and workers.
+
+With one rank (or without mpi4py) the job runs here on a serial executor. Under
+``mpiexec -n N`` rank 0 validates (``prepare``) and becomes the master: it broadcasts the
+config, collects each worker's host, device and start-up time, refuses a placement with
+more GPU workers on a node than GPUs, and runs the job on an
+:class:`~mlmc_hpc.parallel.mpi.MPIExecutor`; ranks 1..N-1 build their sampler and serve
+batches until told to stop. Any failure ends every rank (see :mod:`mlmc_hpc.parallel.mpi`).
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..config.resolve import gpu_count
+from ..config.schema import Config
+from ..errors import ConfigError, ExitCode, PlacementError, WorkerFailedError, config_error_exit
+from ..models.gbm import level_cost
+from ..models.registry import make_sampler
+from .executor import BatchExecutor, serial_executor
+from .stopping import ignore_stop_signals
+
+Prepare = Callable[[], tuple[Config, Any]]
+Job = Callable[[Config, Any, BatchExecutor], int]
+
+
+def launch(prepare: Prepare, job: Job) -> int:
+    """Validate with ``prepare()`` (a ConfigError prints one line and gives exit 2), then
+    run ``job(config, context, executor)`` here or, under mpiexec, on rank 0 with ranks
+    1..N-1 as workers. Returns the exit code of this rank."""
+    from .mpi import mpi_library_version, world
+
+    comm = world()
+    if comm is not None:
+        return run_distributed(comm, prepare, job)
+    try:
+        config, context = prepare()
+    except ConfigError as error:
+        return config_error_exit(error)
+    return job(config, context, serial_executor(config, mpi_library_version()))
+
+
+def run_distributed(comm: Any, prepare: Prepare, job: Job) -> int:
+    """This rank's role; any exception aborts every rank."""
+    from .mpi import abort_on_exception
+
+    role = "master" if comm.Get_rank() == 0 else "worker"
+    try:
+        return master(comm, prepare, job) if role == "master" else worker(comm)
+    except BaseException as exc:  # noqa: BLE001 - any failure must end every rank
+        abort_on_exception(comm, role, exc)
+        return ExitCode.FAILURE
+
+
+def worker_device(backend: str, comm: Any) -> str:
+    """GPU binding: device local_rank % n_devices, chosen before any other CUDA call."""
+    if backend != "cupy":
+        return "cpu"
+    import cupy
+
+    from .mpi import local_rank
+
+    device = local_rank(comm) % cupy.cuda.runtime.getDeviceCount()
+    cupy.cuda.Device(device).use()
+    return f"cuda:{device}"
+
+
+def worker(comm: Any) -> int:
+    """Receive the config, build the sampler, serve batches until the master says stop."""
+    from .mpi import worker_loop
+
+    ignore_stop_signals()
+    config = comm.bcast(None, root=0)
+    if config is None:
+        return ExitCode.USAGE  # rank 0 printed the reason
+    started = time.perf_counter()
+    device = worker_device(config.run.backend, comm)
+    sampler = make_sampler(config)
+    comm.gather((socket.gethostname(), device, time.perf_counter() - started), root=0)
+    if comm.bcast(None, root=0) != "go":
+        return ExitCode.USAGE
+    worker_loop(comm, sampler)
+    return ExitCode.OK
+
+
+def check_placement(config: Config, workers: list[tuple[str, str, float]]) -> None:
+    """Refuse more GPU workers on a host than that host has GPUs."""
+    if config.run.backend != "cupy":
+        return
+    per_host: dict[str, int] = {}
+    for host, _, _ in workers:
+        per_host[host] = per_host.get(host, 0) + 1
+    here, gpus = socket.gethostname(), gpu_count()
+    if per_host.get(here, 0) > gpus:
+        raise PlacementError(
+            f"too many ranks: {per_host[here]} GPU workers on {here} but {gpus} GPUs; "
+            f"start at most {gpus + 1} ranks per node (one master) or use run.backend: numpy"
+        )
+
+
+def master(comm: Any, prepare: Prepare, job: Job) -> int:
+    """Rank 0: validate, set the workers up, run the job on the MPI executor."""
+    from .mpi import MPIExecutor
+
+    try:
+        config, context = prepare()
+    except ConfigError as error:
+        comm.bcast(None, root=0)
+        return config_error_exit(error)
+    comm.bcast(config, root=0)
+    workers = comm.gather(None, root=0)[1:]
+    try:
+        check_placement(config, workers)
+    except ConfigError as error:
+        comm.bcast("stop", root=0)
+        return config_error_exit(error)
+    comm.bcast("go", root=0)
+    executor = MPIExecutor(comm, config.run.batch_timesteps, level_cost(config.mlmc), workers)
+    try:
+        code = job(config, context, executor)
+    except WorkerFailedError as failure:
+        print(f"{failure}\nerror: a worker failed; stopping all {comm.Get_size()} ranks",
+              file=sys.stderr, flush=True)  # fmt: skip
+        comm.Abort(int(ExitCode.FAILURE))
+        return ExitCode.FAILURE
+    executor.close()
+    return code

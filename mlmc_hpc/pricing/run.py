@@ -1,0 +1,66 @@
+"""One pricing run: a resolved config, an executor, the pure driver and the result.
+
+:func:`run_pricing` runs (or continues) the adaptive loop -- Giles' MLMC or plain Monte
+Carlo -- on the executor it is given, checkpoints after every iteration when asked, and
+assembles the :class:`~mlmc_hpc.io.run_result.RunResult`. It is the seam between the
+layers: the driver sees sums, the executor batches, the result file arrays.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from ..config.schema import Config
+from ..core.driver import DriverState, IterationRecord, initial_state, run_mlmc
+from ..core.plain_mc import initial_mc_state, run_mc
+from ..io.checkpoint import Resume, checkpoint_group
+from ..io.run_result import RunResult
+from ..parallel.executor import BatchExecutor, StoppedEarlyError
+from .assemble import assemble
+
+Progress = Callable[[IterationRecord], None]
+
+
+def run_pricing(
+    config: Config,
+    executor: BatchExecutor,
+    progress: Progress | None = None,
+    warn: Callable[[str], None] | None = None,
+    resume: Resume | None = None,
+    checkpoint_path: str | None = None,
+) -> RunResult:
+    """Run (or continue, from ``resume``) the adaptive loop on ``executor``; the result.
+
+    With ``checkpoint_path`` the unfinished result is rewritten there (atomically) after
+    every iteration. If the executor is told to stop, the returned result is unfinished and
+    ``interrupted``, with a checkpoint holding the batches already computed.
+    """
+    started = time.perf_counter()
+    previous_s, resumed = 0.0, 0
+    plain = config.mlmc.method == "mc"
+    state = initial_mc_state(config.mlmc) if plain else initial_state(config.mlmc)
+    if resume is not None:
+        state, previous_s, resumed = resume.state, resume.elapsed_s, resume.resumed
+        executor.restore(resume.executor, resume.batches, resume.elapsed_s)
+
+    def elapsed() -> float:
+        return previous_s + time.perf_counter() - started
+
+    def unfinished(reason: str = "") -> RunResult:
+        flags = dict(finished=False, interrupted=bool(reason), stop_reason=reason, resumed=resumed)
+        group = checkpoint_group(state, executor.snapshot())
+        return assemble(config, state.estimate(), executor, elapsed(), flags, group)
+
+    def save_checkpoint(current: DriverState) -> None:
+        if checkpoint_path and not current.finished:
+            unfinished().save(checkpoint_path)
+
+    try:
+        if plain:
+            estimate = run_mc(executor, config.mlmc, progress, state, save_checkpoint)
+        else:
+            estimate = run_mlmc(executor, config.mlmc, progress, warn, state, save_checkpoint)
+    except StoppedEarlyError as stop:
+        return unfinished(stop.reason)
+    return assemble(config, estimate, executor, elapsed(), dict(resumed=resumed))
