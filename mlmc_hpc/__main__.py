@@ -1,3 +1,5 @@
+"""``python -m mlmc_hpc``: the command line, through :mod:`mlmc_hpc.entry` (thread caps first)."""
+
 import sys
 
 from .entry import main

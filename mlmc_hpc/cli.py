@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from types import ModuleType
 
 from ._version import __version__
 from .errors import ExitCode
@@ -20,7 +21,7 @@ from .errors import ExitCode
 SUBCOMMANDS = ("run", "test", "report", "demo")
 
 
-def command_module(name: str):  # noqa: ANN201 - a module
+def command_module(name: str) -> ModuleType:
     """The module of one verb, imported on demand (``report`` never loads the sampler)."""
     return importlib.import_module(f".commands.{name}", __package__)
 

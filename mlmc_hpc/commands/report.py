@@ -54,8 +54,8 @@ def main(args: argparse.Namespace) -> int:
         try:
             from ..render.plots import write_figures
         except ImportError:
-            error = ConfigError("--plot needs matplotlib: pip install 'mlmc_hpc[plot]'")
-            return config_error_exit(error, "report error")
+            missing = ConfigError("--plot needs matplotlib: pip install 'mlmc_hpc[plot]'")
+            return config_error_exit(missing, "report error")
         written = write_figures(runs, tests, Path(args.plot))
     print(report_text(runs, tests))
     if args.plot:

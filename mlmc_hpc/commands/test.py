@@ -113,5 +113,7 @@ def test_job(args: argparse.Namespace, config: Config, plan: dict[str, Any],
 
 def main(args: argparse.Namespace) -> int:
     """Giles' tests in this process or, under mpiexec, on all workers."""
-    return launch(lambda: prepare_test(args),
-                  lambda config, plan, executor: test_job(args, config, plan, executor))  # fmt: skip
+    return launch(
+        lambda: prepare_test(args),
+        lambda config, plan, executor: test_job(args, config, plan, executor),
+    )

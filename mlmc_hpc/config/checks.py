@@ -19,10 +19,12 @@ Check = Callable[[str, Any], Any]
 
 
 def show(value: Any) -> str:
+    """``value`` as an error message quotes it: strings in quotes, everything else bare."""
     return repr(value) if isinstance(value, str) else str(value)
 
 
 def unknown_key_message(key: str, valid: list[str]) -> str:
+    """ "unknown key K" with the closest valid key as a hint, else the list of valid keys."""
     close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]}?" if close else f"; allowed: {', '.join(valid)}"
     return f"unknown key {key}{hint}"
@@ -52,6 +54,7 @@ def _integer(key: str, value: Any) -> int:
 
 
 def positive(key: str, value: Any) -> float:
+    """``value`` as a finite float > 0."""
     number = _number(key, value)
     if number <= 0:
         raise ConfigError(f"{key} must be > 0, got {show(value)}")
@@ -59,10 +62,12 @@ def positive(key: str, value: Any) -> float:
 
 
 def finite(key: str, value: Any) -> float:
+    """``value`` as a finite float (of any sign)."""
     return _number(key, value)
 
 
 def non_negative(key: str, value: Any) -> float:
+    """``value`` as a finite float >= 0."""
     number = _number(key, value)
     if number < 0:
         raise ConfigError(f"{key} must be >= 0, got {show(value)}")
@@ -70,6 +75,8 @@ def non_negative(key: str, value: Any) -> float:
 
 
 def int_at_least(low: int) -> Callable[[str, Any], int]:
+    """A check that accepts integers >= ``low`` (integral floats too) and returns an int."""
+
     def check(key: str, value: Any) -> int:
         number = _integer(key, value)
         if number < low:
@@ -80,6 +87,7 @@ def int_at_least(low: int) -> Callable[[str, Any], int]:
 
 
 def open_unit_interval(key: str, value: Any) -> float:
+    """``value`` as a float in (0, 1) (the variance split theta)."""
     number = _number(key, value)
     if not 0.0 < number < 1.0:
         raise ConfigError(f"{key} must be in (0, 1), got {show(value)}")
@@ -87,10 +95,13 @@ def open_unit_interval(key: str, value: Any) -> float:
 
 
 def optional_rate(key: str, value: Any) -> float | None:
+    """A fixed rate alpha, beta or gamma > 0, or None to regress it."""
     return None if value is None else positive(key, value)
 
 
 def one_of(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
+    """A check that accepts one of ``choices`` (the error suggests the closest one)."""
+
     def check(key: str, value: Any) -> str:
         if value not in choices:
             allowed = " | ".join(choices)
@@ -103,16 +114,19 @@ def one_of(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
 
 
 def text(key: str, value: Any) -> str:
+    """``value`` as a string that is not empty or blank."""
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{key} must be a non-empty string, got {show(value)}")
     return value
 
 
 def optional_positive(key: str, value: Any) -> float | None:
+    """A float > 0, or None (a parameter the option type may leave unset)."""
     return None if value is None else positive(key, value)
 
 
 def steps_or_auto(key: str, value: Any) -> int | None:
+    """``mlmc.mc_steps``: an integer in 1..2**MAX_LOG2_FINEST_COST, or None for ``auto``."""
     if value == "auto":
         return None
     try:
@@ -127,6 +141,7 @@ def steps_or_auto(key: str, value: Any) -> int | None:
 
 
 def batch_size(key: str, value: Any) -> int | None:
+    """``run.batch_timesteps``: an integer >= 1, or None for ``auto``."""
     if value == "auto":
         return None
     try:

@@ -41,7 +41,7 @@ def preset_text(name: str) -> str:
         raise ConfigError(
             f"config file not found: {name} (nor a preset: {', '.join(preset_names())})"
         )
-    return resources.files(_PACKAGE).joinpath("presets", f"{name}.yaml").read_text()
+    return resources.files(_PACKAGE).joinpath("presets").joinpath(f"{name}.yaml").read_text()
 
 
 def parse_yaml(text: str, origin: str) -> dict[str, Any]:

@@ -91,6 +91,8 @@ def std_cost(var_pf: float, cost: float, eps: float, theta: float) -> float:
 
 @dataclass
 class ComplexityRow:
+    """One eps of the complexity test: the first run's price, cost and levels, all runs' prices."""
+
     eps: float
     value: float
     mlmc_cost: float
@@ -102,6 +104,7 @@ class ComplexityRow:
 
     @property
     def savings(self) -> float:
+        """MLMC's saving over plain Monte Carlo: std_cost / mlmc_cost."""
         return self.std_cost / self.mlmc_cost
 
 
@@ -123,9 +126,9 @@ def complexity_test(
     fixed = dataclasses.replace(
         settings, alpha=convergence.alpha, beta=convergence.beta, gamma=convergence.gamma
     )
-    rows = []
+    rows: list[ComplexityRow] = []
     for eps in eps_list:
-        row = None
+        row: ComplexityRow | None = None
         for k in range(repeat):
             estimate = run_mlmc(executor, dataclasses.replace(fixed, eps=eps))
             counts = [lv.n for lv in estimate.levels]
@@ -141,6 +144,8 @@ def complexity_test(
             row.costs.append(mlmc_cost)
             if progress:
                 progress(f"eps {eps:g} run {k + 1}/{repeat}: {estimate.price:.6f}, L {finest}")
+        if row is None:
+            raise ValueError(f"repeat must be >= 1, got {repeat}")
         rows.append(row)
     return rows
 

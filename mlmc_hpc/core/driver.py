@@ -33,6 +33,8 @@ from .sums import LevelSums
 
 
 class LevelExecutor(Protocol):
+    """What the driver samples through: serial, MPI, or a test double."""
+
     def sample(self, extra: Sequence[int]) -> list[LevelSums]:
         """Sums of ``extra[l]`` new samples on each level l (empty sums where 0)."""
         ...
@@ -40,6 +42,8 @@ class LevelExecutor(Protocol):
 
 @dataclass
 class IterationRecord:
+    """What one iteration of the driver did (one row of the result's ``iterations``)."""
+
     extra: list[int]  # samples added per level in this iteration
     L: int  # finest level after the iteration's decisions
     bias: float  # remaining-bias estimate (NaN when the bias test did not run)
@@ -49,6 +53,8 @@ class IterationRecord:
 
 @dataclass
 class MLMCEstimate:
+    """The estimate sum_l mean Y_l, its standard error sqrt(sum_l V_l / N_l), and its levels."""
+
     price: float
     std_error: float
     converged: bool
@@ -60,6 +66,7 @@ class MLMCEstimate:
 
     @property
     def L(self) -> int:
+        """Finest level sampled."""
         return len(self.levels) - 1
 
 

@@ -14,9 +14,11 @@ from collections.abc import Sequence
 import numpy as np
 
 MIN_RATE = 0.5
+Floats = Sequence[float] | np.ndarray  # per-level values: a list or a float64 array
+Ints = Sequence[int] | np.ndarray  # per-level sample counts: a list or an int64 array
 
 
-def regression_slope(values: Sequence[float]) -> float:
+def regression_slope(values: Floats) -> float:
     """Least-squares slope of log2(values[l]) against l for l = 1..L (values[0] ignored)."""
     levels = np.arange(1, len(values), dtype=np.float64)
     positive = np.maximum(np.asarray(values[1:], dtype=np.float64), np.finfo(np.float64).tiny)
@@ -29,9 +31,9 @@ def regression_slope(values: Sequence[float]) -> float:
 
 
 def estimate_rates(
-    means: Sequence[float],
-    variances: Sequence[float],
-    costs: Sequence[float],
+    means: Floats,
+    variances: Floats,
+    costs: Floats,
     fixed: tuple[float | None, float | None, float | None] = (None, None, None),
 ) -> tuple[float, float, float]:
     """alpha, beta, gamma: |E Y_l| ~ 2^-alpha l, V_l ~ 2^-beta l, C_l ~ 2^gamma l.
@@ -50,7 +52,7 @@ def estimate_rates(
 
 
 def floor_estimates(
-    means: Sequence[float], variances: Sequence[float], alpha: float, beta: float
+    means: Floats, variances: Floats, alpha: float, beta: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """For l >= 2: m_l >= m_{l-1} / (2 * 2^alpha) and V_l >= V_{l-1} / (2 * 2^beta).
 
@@ -65,9 +67,7 @@ def floor_estimates(
     return m, v
 
 
-def optimal_samples(
-    variances: Sequence[float], costs: Sequence[float], eps: float, theta: float
-) -> np.ndarray:
+def optimal_samples(variances: Floats, costs: Floats, eps: float, theta: float) -> np.ndarray:
     """N_l = ceil( sqrt(V_l / C_l) * sum_k sqrt(V_k C_k) / ((1 - theta) eps^2) ).
 
     Minimises total cost sum N_l C_l subject to sum V_l / N_l <= (1 - theta) eps^2.
@@ -78,17 +78,17 @@ def optimal_samples(
     return np.ceil(np.sqrt(v / c) * total / ((1.0 - theta) * eps**2)).astype(np.int64)
 
 
-def extra_samples(targets: Sequence[int], done: Sequence[int]) -> np.ndarray:
+def extra_samples(targets: Ints, done: Ints) -> np.ndarray:
     """dN_l = max(0, N_l - N_l_done)."""
     return np.maximum(0, np.asarray(targets, dtype=np.int64) - np.asarray(done, dtype=np.int64))
 
 
-def nearly_converged(extra: Sequence[int], done: Sequence[int], fraction: float = 0.01) -> bool:
+def nearly_converged(extra: Ints, done: Ints, fraction: float = 0.01) -> bool:
     """True when no level needs more than ``fraction`` extra samples."""
     return not np.any(np.asarray(extra) > fraction * np.asarray(done))
 
 
-def remaining_bias(means: Sequence[float], alpha: float) -> float:
+def remaining_bias(means: Floats, alpha: float) -> float:
     """Weak-error estimate max_{k=0,1,2} m_{L-k} 2^(-k alpha) / (2^alpha - 1)."""
     m = np.asarray(means, dtype=np.float64)
     last = m[-1:-4:-1]  # m_L, m_{L-1}, m_{L-2}
@@ -126,7 +126,7 @@ def consistency_check(
     return abs(mean_y - mean_pf + mean_pf_coarser) / (spread / math.sqrt(n))
 
 
-def slope_standard_error(se_log2: Sequence[float]) -> float:
+def slope_standard_error(se_log2: Floats) -> float:
     """Standard error of the least-squares slope over levels 1..L (index 0 ignored) when
     log2 of level l's estimate has standard error se_log2[l], levels independent:
     slope = sum_l c_l y_l, c_l = (l - mean l) / sum (l - mean l)^2, se = sqrt(sum c_l^2 se_l^2).
@@ -136,7 +136,7 @@ def slope_standard_error(se_log2: Sequence[float]) -> float:
     return float(np.sqrt(np.sum(weights**2 * np.asarray(se_log2[1:], dtype=np.float64) ** 2)))
 
 
-def rate_standard_error(kurtosis: Sequence[float], n: Sequence[int]) -> float:
+def rate_standard_error(kurtosis: Floats, n: Ints) -> float:
     """Standard error of beta: a sample variance of n values with kurtosis k has relative
     variance (k - 1)/n, so se(log2 V_l) = sqrt((k_l - 1)/n_l) / ln 2."""
     k = np.asarray(kurtosis, dtype=np.float64)
@@ -144,9 +144,7 @@ def rate_standard_error(kurtosis: Sequence[float], n: Sequence[int]) -> float:
     return slope_standard_error(np.sqrt(np.maximum(k - 1.0, 0.0) / counts) / math.log(2.0))
 
 
-def weak_rate_standard_error(
-    means: Sequence[float], variances: Sequence[float], n: Sequence[int]
-) -> float:
+def weak_rate_standard_error(means: Floats, variances: Floats, n: Ints) -> float:
     """Standard error of alpha: se(log2 |m_l|) = sqrt(V_l / n_l) / (|m_l| ln 2)."""
     m = np.abs(np.asarray(means, dtype=np.float64))
     se = np.sqrt(np.asarray(variances, dtype=np.float64) / np.asarray(n, dtype=np.float64))

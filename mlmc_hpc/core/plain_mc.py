@@ -41,6 +41,7 @@ def confidence_interval(price: float, std_error: float, z: float = Z95) -> tuple
 
 
 def initial_mc_state(settings: MLMCSettings) -> DriverState:
+    """N0 samples on the one level; the MLMC rates do not apply (NaN)."""
     nan = math.nan
     return DriverState(
         levels=[LevelSums()], extra=np.array([settings.N0], dtype=np.int64),

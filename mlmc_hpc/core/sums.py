@@ -23,6 +23,7 @@ N, Y1, Y2, Y3, Y4, PF1, PF2, COST = range(N_SUMS)
 
 
 def empty_sums() -> np.ndarray:
+    """Eight zeros in the :data:`SUM_FIELDS` layout (the sums of no samples)."""
     return np.zeros(N_SUMS)
 
 
@@ -44,6 +45,7 @@ class LevelSums:
         self.seconds += seconds
 
     def merge(self, other: LevelSums) -> None:
+        """Add another level's totals: its running sums, then its compensation terms."""
         self.add(other._hi, other.seconds)
         self.add(other._lo)
 
@@ -61,14 +63,17 @@ class LevelSums:
 
     @property
     def totals(self) -> np.ndarray:
+        """The eight sums (:data:`SUM_FIELDS`): running sums plus compensation."""
         return self._hi + self._lo
 
     @property
     def n(self) -> int:
+        """Number of samples N_l, rounded to an integer."""
         return int(round(self.totals[N]))
 
     @property
     def cost(self) -> float:
+        """Timesteps of all samples: sum over batches of n times the timesteps per sample."""
         return float(self.totals[COST])
 
     def _moments(self) -> tuple[float, float, float, float]:
@@ -78,6 +83,7 @@ class LevelSums:
 
     @property
     def mean(self) -> float:
+        """Sample mean of Y = Pf - Pc: sum Y / n (0 without samples)."""
         return float(self.totals[Y1] / self.totals[N]) if self.n else 0.0
 
     def _unbiased_variance(self, first: int, second: int) -> float:
@@ -95,6 +101,7 @@ class LevelSums:
 
     @property
     def mean_pf(self) -> float:
+        """Sample mean of Pf: sum Pf / n (0 without samples)."""
         return float(self.totals[PF1] / self.totals[N]) if self.n else 0.0
 
     @property

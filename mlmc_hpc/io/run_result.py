@@ -53,6 +53,8 @@ ITERATION_FIELDS = ("samples_added", "L", "bias_estimate", "variance_estimate", 
 
 @dataclass
 class RunResult:
+    """One run: root attributes and per-level, iteration and batch tables (module docstring)."""
+
     price: float
     std_error: float
     eps: float
@@ -148,6 +150,7 @@ class RunResult:
 
     @classmethod
     def load(cls, path: str | Path) -> RunResult:
+        """Read a file written by :meth:`save`; attributes it lacks keep their defaults."""
         attrs, groups = read_hdf5(path)
         values: dict[str, Any] = {}
         for f in fields(cls):

@@ -50,6 +50,7 @@ class TestResult:
     repeat_runs: dict[str, np.ndarray] = field(default_factory=dict)
 
     def save(self, path: str | Path) -> Path:
+        """Write atomically (temp file beside ``path``, then renamed over it); returns the path."""
         attrs = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _GROUP_FIELDS}
         groups = {"convergence": self.convergence, "complexity": self.complexity}
         if self.repeat_runs:
@@ -58,6 +59,7 @@ class TestResult:
 
     @classmethod
     def load(cls, path: str | Path) -> TestResult:
+        """Read a file written by :meth:`save`."""
         attrs, groups = read_hdf5(path)
         values: dict[str, Any] = {k: v for k, v in attrs.items() if k in _ATTR_NAMES}
         values.update(convergence=groups.get("convergence", {}),
@@ -71,6 +73,7 @@ _ATTR_NAMES = {f.name for f in fields(TestResult)} - set(_GROUP_FIELDS)
 
 
 def complexity_group(rows: list[ComplexityRow]) -> dict[str, np.ndarray]:
+    """The ``complexity`` group: one row per eps, N_l padded with zeros to the deepest L."""
     width = max(len(row.N_l) for row in rows)
     counts = np.zeros((len(rows), width), dtype=np.int64)
     for i, row in enumerate(rows):
@@ -85,6 +88,8 @@ def complexity_group(rows: list[ComplexityRow]) -> dict[str, np.ndarray]:
 
 
 def repeat_group(rows: list[ComplexityRow], reference: float) -> dict[str, np.ndarray]:
+    """The ``repeat`` group: per eps, RMS error and share within eps against ``reference``,
+    mean cost, and every run's price."""
     summaries = [repeat_summary(row, reference) for row in rows]
     return {
         "eps": np.array([r.eps for r in rows]),

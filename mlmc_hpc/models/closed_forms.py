@@ -15,10 +15,12 @@ SMALL_RATE = 1e-7  # below this |r| the lookback formula uses its r -> 0 limit
 
 
 def normal_cdf(x: float) -> float:
+    """Standard normal CDF N(x) = erfc(-x / sqrt 2) / 2."""
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
 
 def normal_pdf(x: float) -> float:
+    """Standard normal density phi(x) = exp(-x^2 / 2) / sqrt(2 pi)."""
     return math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
 
 

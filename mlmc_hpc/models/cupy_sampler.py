@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ def kernel_source() -> str:
 
 
 @functools.cache
-def compiled_module(device_id: int):
+def compiled_module(device_id: int) -> Any:  # a cupy.RawModule (CuPy is untyped)
     """The RawModule for one device, compiled once per process (CuPy also caches on disk)."""
     import cupy
 

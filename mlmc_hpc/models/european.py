@@ -91,7 +91,8 @@ class MilsteinGBMSampler:
         np.maximum(y, 0.0, out=y)
         return moment_row(y, y, ws.square)
 
-    def _coupled_chunk(self, rng: np.random.Generator, level: int, ws: _Workspace):
+    def _coupled_chunk(self, rng: np.random.Generator, level: int, ws: _Workspace) -> np.ndarray:
+        """One chunk of coupled samples on ``level`` >= 1; the sums of Y = Pf - Pc and Pf."""
         o, M = self.option, self.M
         block = ws.z.shape[0]
         h = o.T / self.steps(level)

@@ -57,9 +57,12 @@ class PathFunctional:
             self.acc = self.x.copy()
         elif self.kind == "barrier":
             self.acc = np.ones(m)
-        self.digital_mean = self.digital_sd = None
+        self.digital_mean: np.ndarray | None = None
+        self.digital_sd: np.ndarray | None = None
 
-    def step(self, h: float, dws: np.ndarray, dis: np.ndarray | None, logus: np.ndarray | None):
+    def step(
+        self, h: float, dws: np.ndarray, dis: np.ndarray | None, logus: np.ndarray | None
+    ) -> None:
         """One step made of k = len(dws) sub-steps of size h (see the module docstring)."""
         o, k = self.option, len(dws)
         H = k * h
@@ -82,7 +85,20 @@ class PathFunctional:
             self.digital_sd = v * math.sqrt(h)
         self.x = x1
 
-    def _integrate(self, x0, x1, H, h, dw, partial, dis) -> None:
+    def _integrate(
+        self,
+        x0: np.ndarray,
+        x1: np.ndarray,
+        H: float,
+        h: float,
+        dw: np.ndarray,
+        partial: np.ndarray,
+        dis: np.ndarray | None,
+    ) -> None:
+        """Asian: add the step's integral of X (or ln X) to the running integral."""
+        if dis is None:
+            raise RuntimeError("the Asian integral needs the bridge integrals I_j")
+        vol: float | np.ndarray
         if self.geometric:
             f0, f1, vol = np.log(x0), np.log(x1), self.option.sigma
         else:
@@ -92,8 +108,13 @@ class PathFunctional:
             between = between + h * (partial[:-1].sum(axis=0) + 0.5 * dw) - 0.5 * H * dw
         self.acc += 0.5 * H * (f0 + f1) + vol * between
 
-    def _bridge(self, a, b, h: float, v, logu) -> None:
+    def _bridge(
+        self, a: np.ndarray, b: np.ndarray, h: float, v: np.ndarray, logu: np.ndarray | None
+    ) -> None:
+        """Lookback: running minimum of the sub-interval a..b; barrier: survival factor."""
         if self.kind == "lookback":
+            if logu is None:
+                raise RuntimeError("the lookback minimum needs the uniforms ln U_j")
             low = 0.5 * (a + b - np.sqrt((b - a) ** 2 - 2.0 * h * v * v * logu))
             np.minimum(self.acc, low, out=self.acc)
         else:
@@ -114,17 +135,21 @@ class PathFunctional:
         elif self.kind == "lookback":
             value = self.x - self.acc
         elif self.kind == "digital":
+            if self.digital_mean is None or self.digital_sd is None:
+                raise RuntimeError("the digital payoff needs at least one step")
             value = payout(o) * _normal_cdf((self.digital_mean - o.K) / self.digital_sd)
         else:  # barrier
             value = self.acc * np.maximum(self.x - o.K, 0.0)
         return discount * value
 
 
-def _row(array: np.ndarray | None, index) -> np.ndarray | None:
+def _row(array: np.ndarray | None, index: int | slice) -> np.ndarray | None:
     return None if array is None else array[index]
 
 
-def simulate(option, rng: np.random.Generator, steps: int, M: int | None, m: int):
+def simulate(
+    option: OptionSpec, rng: np.random.Generator, steps: int, M: int | None, m: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(Pf, Pc) of m paths with ``steps`` fine steps; Pc uses steps/M coarse steps (None: no
     coarse path, Pc = 0)."""
     o = option
@@ -137,7 +162,8 @@ def simulate(option, rng: np.random.Generator, steps: int, M: int | None, m: int
         count = min(STEP_BLOCK, n_groups - first)
         dws = rng.standard_normal((count, k, m))
         dws *= math.sqrt(h)
-        dis = logus = None
+        dis: np.ndarray | None = None
+        logus: np.ndarray | None = None
         if o.type == "asian":
             dis = rng.standard_normal((count, k, m))
             dis *= h * math.sqrt(h / 12.0)
@@ -164,6 +190,7 @@ class PathSampler:
         return fine_steps(self.M, level)
 
     def sample(self, level: int, batch: int, n: int) -> np.ndarray:
+        """The eight batch sums (see :mod:`mlmc_hpc.core.sums`) of n samples of level."""
         rng = batch_generator(self.seed, level, batch)
         rows = []
         for start in range(0, n, self.width):

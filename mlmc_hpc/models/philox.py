@@ -44,6 +44,7 @@ def tag_word(level: int, batch: int, sample: np.ndarray, pair: np.ndarray) -> np
 
 
 def uniform53(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """Uniforms in (0, 1) from two 32-bit words: ((hi << 21 ^ lo >> 11) + 0.5) 2^-53."""
     bits = (hi.astype(np.uint64) << np.uint64(21)) ^ (lo.astype(np.uint64) >> np.uint64(11))
     return (bits.astype(np.float64) + 0.5) * 2.0**-53
 
@@ -56,7 +57,9 @@ def normal_pairs(counters: np.ndarray, key: tuple[int, int]) -> np.ndarray:
     return np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=-1)
 
 
-def stream_normals(seed: int, level: int, batch: int, samples: np.ndarray, count: int):
+def stream_normals(
+    seed: int, level: int, batch: int, samples: np.ndarray, count: int
+) -> np.ndarray:
     """The first ``count`` normals of each sample (rows) of batch ``batch`` on ``level`` >= 1."""
     samples = np.asarray(samples, dtype=np.uint64)
     pairs = np.arange((count + 1) // 2, dtype=np.uint64)

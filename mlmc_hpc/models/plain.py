@@ -37,6 +37,7 @@ class PlainMCSampler:
         return plain_steps(self.grid)
 
     def sample(self, level: int, batch: int, n: int) -> np.ndarray:
+        """The eight batch sums (see :mod:`mlmc_hpc.core.sums`) of n samples of level 0."""
         if level != 0:
             raise ValueError(f"plain Monte Carlo has level 0 only, got level {level}")
         o = self.option
@@ -45,6 +46,8 @@ class PlainMCSampler:
         for start in range(0, n, self.width):
             m = min(self.width, n - start)
             if self.grid is None:
+                if self.payoff is None:
+                    raise RuntimeError("exact sampling needs the European payoff")
                 prices = rng.standard_normal(m)
                 prices *= o.sigma * math.sqrt(o.T)
                 prices += (o.r - 0.5 * o.sigma**2) * o.T

@@ -166,7 +166,8 @@ class SerialExecutor(BatchExecutor):
             end = time.perf_counter()
             outcomes.append((task, sums, end - start))
             self.records.append(BatchRecord(task.level, task.batch, task.n, 0, self.host,
-                                            start - self.origin, end - self.origin, end - start))  # fmt: skip
+                                            start - self.origin, end - self.origin,
+                                            end - start))  # fmt: skip
         return outcomes
 
 

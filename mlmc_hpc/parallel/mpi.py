@@ -21,6 +21,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,7 @@ MAX_SLEEP_S = 0.001
 FAULT_VARIABLE = "MLMC_HPC_FAULT_INJECTION"  # tests only: "raise:RANK" or "kill:RANK"
 
 
-def world():
+def world() -> Any:  # an mpi4py communicator (mpi4py is untyped) or None
     """COMM_WORLD when mpi4py imports and more than one rank runs, else None."""
     try:
         from mpi4py import MPI
@@ -47,6 +48,7 @@ def world():
 
 
 def mpi_library_version() -> str:
+    """First line of MPI's library version string (e.g. MPICH's), or "" without mpi4py."""
     try:
         from mpi4py import MPI
     except ImportError:
@@ -60,7 +62,8 @@ class Poller:
     def __init__(self) -> None:
         self.idle_s = 0.0
 
-    def wait(self, request, status) -> None:
+    def wait(self, request: Any, status: Any) -> None:
+        """Poll ``request`` (an MPI request) until it completes; ``status`` receives its status."""
         pause = 0.0
         started = time.perf_counter()
         while not request.Test(status):
@@ -69,7 +72,8 @@ class Poller:
         self.idle_s += time.perf_counter() - started
 
 
-def local_rank(comm) -> int:
+def local_rank(comm: Any) -> int:
+    """This rank's index among the ranks of ``comm`` on the same node (shared memory)."""
     from mpi4py import MPI
 
     node = comm.Split_type(MPI.COMM_TYPE_SHARED)
@@ -83,11 +87,11 @@ class MPIExecutor(BatchExecutor):
 
     def __init__(
         self,
-        comm,
+        comm: Any,
         batch_timesteps: int,
         timesteps: Callable[[int], int],
         workers: list[tuple[str, str, float]],
-    ):
+    ) -> None:
         super().__init__(batch_timesteps, timesteps)
         from mpi4py import MPI
 
@@ -106,6 +110,7 @@ class MPIExecutor(BatchExecutor):
         self.epoch = time.time()  # batch start/end are stored relative to this
 
     def run_tasks(self, tasks: list[Task]) -> list[Outcome]:
+        """Send the tasks to the workers (dynamic pull) and collect their sums, in arrival order."""
         MPI = self.MPI
         queue = deque(tasks)
         in_flight: dict[int, deque[Task]] = {w: deque() for w in range(1, self.n_workers + 1)}
@@ -167,12 +172,13 @@ class MPIExecutor(BatchExecutor):
         self.epoch -= elapsed_s
 
     @staticmethod
-    def _unpack(buffer: np.ndarray):
+    def _unpack(buffer: np.ndarray) -> tuple[np.ndarray, int, int, float, float, float]:
         sums = buffer[:N_SUMS].copy()
         level, batch, start, end, seconds = buffer[N_SUMS:]
         return sums, int(level), int(batch), float(start), float(end), float(seconds)
 
     def status(self) -> str:
+        """Progress-line suffix: workers busy and the master's idle share."""
         return (
             f"  workers busy {self.busy_workers}/{self.n_workers}"
             f"  master idle {100 * self.idle_fraction:.0f}%"
@@ -185,7 +191,7 @@ class MPIExecutor(BatchExecutor):
             self.comm.Send(empty, dest=worker, tag=TAG_STOP)
 
 
-def worker_loop(comm, sampler: Sampler) -> None:
+def worker_loop(comm: Any, sampler: Sampler) -> None:
     """Receive a task, compute its sums, send them back; until STOP."""
     from mpi4py import MPI
 
@@ -214,7 +220,8 @@ def worker_loop(comm, sampler: Sampler) -> None:
         comm.Send(out, dest=0, tag=TAG_RESULT)
 
 
-def worker_header(comm) -> str:
+def worker_header(comm: Any) -> str:
+    """``worker r of s on HOST:``, the first line of a worker's error message."""
     return f"worker {comm.Get_rank()} of {comm.Get_size()} on {socket.gethostname()}:"
 
 
@@ -228,7 +235,7 @@ def _inject_fault(spec: str, rank: int) -> None:
         raise RuntimeError("injected fault for testing")
 
 
-def abort_on_exception(comm, where: str, exc: BaseException) -> None:
+def abort_on_exception(comm: Any, where: str, exc: BaseException) -> None:
     """Print the traceback headed by rank and host, then abort every rank."""
     header = f"rank {comm.Get_rank()} of {comm.Get_size()} on {socket.gethostname()} ({where}):"
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()

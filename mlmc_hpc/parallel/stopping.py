@@ -14,6 +14,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from types import FrameType
 
 STOP_SIGNALS = ("SIGTERM", "SIGUSR1", "SIGINT")
 END_TIME_VARIABLE = "SLURM_JOB_END_TIME"
@@ -59,12 +60,13 @@ class StopRequest:
         for name in STOP_SIGNALS:
             signal.signal(getattr(signal, name), self._on_signal)
 
-    def _on_signal(self, signum: int, frame) -> None:
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.signal_name and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C: give up on the clean stop
         self.signal_name = self.signal_name or signal.Signals(signum).name
 
     def reason(self) -> str | None:
+        """Why to stop (the signal received, or the job's end near), or None to go on."""
         if self.signal_name:
             return f"received {self.signal_name}"
         if self.end_time is not None and self.clock() >= self.end_time - self.margin_s:

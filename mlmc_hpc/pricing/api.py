@@ -63,9 +63,9 @@ def price(
     ``seed=7``); ``overrides`` takes dotted pairs (``("mlmc.eps", 0.001)``). The result is
     written (atomically, never over an unfinished run) only when the call names the path:
     ``output=``, ``run.output`` in a dict source, or an override; the ``run.output`` of a
-    YAML file or preset is the command line's default and is not used here. ``executor`` defaults to this process.
-    ``progress(record)`` is called after every iteration. Raises ConfigError (a ValueError)
-    on bad input, with the CLI's one-line message.
+    YAML file or preset is the command line's default and is not used here. ``executor``
+    defaults to this process. ``progress(record)`` is called after every iteration. Raises
+    ConfigError (a ValueError) on bad input, with the CLI's one-line message.
     """
     pairs = [*overrides, *keyword_overrides(keywords)]
     if output is not None:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -26,7 +27,7 @@ from ..io.test_result import TestResult  # noqa: E402
 Runs = list[tuple[str, RunResult]]
 
 
-def _save(figure, path: Path) -> Path:
+def _save(figure: Any, path: Path) -> Path:  # a matplotlib Figure (untyped here)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -38,6 +39,7 @@ def _label(result: RunResult) -> str:
 
 
 def stacked_levels(runs: Runs, column: str, ylabel: str, path: Path) -> Path:
+    """One bar per run, stacked by level, of the per-level ``column``; returns ``path``."""
     figure, axes = plt.subplots(figsize=(max(5, 1.2 * len(runs) + 2), 4))
     depth = max(len(r.levels[column]) for _, r in runs)
     bottoms = np.zeros(len(runs))
@@ -55,6 +57,7 @@ def stacked_levels(runs: Runs, column: str, ylabel: str, path: Path) -> Path:
 
 
 def convergence_panels(runs: Runs, tests: list[TestResult], path: Path) -> Path:
+    """Giles' four panels (see the module docstring), from the first test else the runs."""
     figure, ((a, b), (c, d)) = plt.subplots(2, 2, figsize=(9, 7))
     if tests:
         t = tests[0]
@@ -118,6 +121,7 @@ def speedup(runs: Runs, path: Path) -> Path:
 
 
 def timeline(result: RunResult, path: Path) -> Path:
+    """Each batch of one run as a bar from its start to its end on its worker's row."""
     figure, axes = plt.subplots(figsize=(8, 1.5 + 0.3 * result.n_workers))
     b = result.batches
     depth = int(np.max(b["level"])) + 1 if len(b.get("level", [])) else 1
