@@ -71,7 +71,7 @@ SlurmctldPidFile=$DIR/run/slurmctld.pid
 SlurmdPidFile=$DIR/run/slurmd.pid
 SlurmctldLogFile=$DIR/log/slurmctld.log
 SlurmdLogFile=$DIR/log/slurmd.log
-# debug2 logs each time-limit check (every 30 s); tests/test_slurm.py times jobs by them.
+# debug2 logs each time-limit check (every 30 s); tests/slurm/test_slurm.py times jobs by them.
 SlurmctldDebug=debug2
 SlurmdDebug=info
 ProctrackType=proctrack/pgid

@@ -19,7 +19,7 @@ from mlmc_hpc.io.checkpoint import read_checkpoint
 from mlmc_hpc.parallel.executor import SerialExecutor, serial_executor
 from mlmc_hpc.parallel.stopping import StopRequest, job_end_time, slurm_job
 from mlmc_hpc.pricing.run import run_pricing
-from tests.conftest import ROOT, run_cli, wait_for_checkpoint
+from tests.helpers import ROOT, run_cli, wait_for_checkpoint
 
 SMALL = [("mlmc.eps", 0.02), ("run.batch_timesteps", 100_000), ("run.backend", "numpy")]
 

@@ -3,7 +3,7 @@
 import pytest
 
 from mlmc_hpc.cli import main
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 BASE = "name: t\noption: {type: call, S0: 100, K: 100, T: 1, r: 0.05, sigma: 0.2}\n"
 CASES = [

@@ -20,8 +20,7 @@ from mlmc_hpc.core.estimators import weak_rate_standard_error
 from mlmc_hpc.core.sums import LevelSums
 from mlmc_hpc.io.run_result import RunResult
 from mlmc_hpc.io.test_result import TestResult
-from tests.conftest import ROOT
-from tests.test_mpi_jobs import MPIEXEC, mpirun
+from tests.helpers import ROOT, mpirun, needs_mpi
 
 GILES = ["--set", "option.S0=100", "--set", "option.K=100", "--set", "option.T=1",
          "--set", "option.r=0.05", "--set", "option.sigma=0.2", "--set", "mlmc.M=2"]  # fmt: skip
@@ -136,7 +135,7 @@ def test_bad_test_arguments(tmp_path, capsys, args, message):
     assert not out.exists()
 
 
-@pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not found (install the mpi extra)")
+@needs_mpi
 def test_test_command_under_mpi_equals_serial(tmp_path):
     common = ["test", *GILES, "--samples", "4000", "--levels", "4", "--eps-list", "0.05",
               "--quiet", "--set", "run.batch_timesteps=100000"]  # fmt: skip
@@ -217,7 +216,7 @@ def run_demo(*args, timeout=120):
                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)  # fmt: skip
 
 
-@pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not found (install the mpi extra)")
+@needs_mpi
 def test_demo_end_to_end_non_interactive():
     done = run_demo("--preset", "giles", "--eps", "0.02", "--workers", "2", "--non-interactive")
     assert done.returncode == 0, done.stderr

@@ -9,7 +9,7 @@ import pytest
 from mlmc_hpc.cli import main
 from mlmc_hpc.io.run_result import RunResult
 from mlmc_hpc.models.options import black_scholes
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 PARAMETER_SETS = [
     # type, S0, K, T, r, sigma, eps

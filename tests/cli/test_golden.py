@@ -13,7 +13,7 @@ from __future__ import annotations
 import h5py
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 CASES = {
     "european_call": [

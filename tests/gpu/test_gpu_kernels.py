@@ -20,8 +20,8 @@ from mlmc_hpc.core.sums import LevelSums
 from mlmc_hpc.models.cupy_sampler import kernel_source
 from mlmc_hpc.models.european import MilsteinGBMSampler
 from mlmc_hpc.models.philox import philox4x32_10, seed_key, stream_normals
-from tests.conftest import ROOT, run_cli
-from tests.philox_reference import emulated_sums
+from tests.gpu.philox_reference import emulated_sums
+from tests.helpers import ROOT, run_cli
 
 needs_gpu = pytest.mark.skipif(gpu_count() == 0, reason="needs CuPy and a CUDA GPU")
 
@@ -79,7 +79,9 @@ def test_cuda_philox_code_matches_numpy_on_the_host(tmp_path):
     compiler = shutil.which("g++")
     if compiler is None:
         pytest.skip("g++ not found")
-    (tmp_path / "philox_normals.cuh").write_text((ROOT / "mlmc_hpc/models/cuda/philox_normals.cuh").read_text())
+    (tmp_path / "philox_normals.cuh").write_text(
+        (ROOT / "mlmc_hpc/models/cuda/philox_normals.cuh").read_text()
+    )
     (tmp_path / "harness.cpp").write_text(HOST_HARNESS)
     k0, k1 = seed_key(123456789012345)
     subprocess.run([compiler, "-O1", f"-DKEY0={k0}u", f"-DKEY1={k1}u", "-I", str(tmp_path),

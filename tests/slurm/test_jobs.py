@@ -1,6 +1,6 @@
 """Slurm job scripts: lint, directives, and each script really run with shims.
 
-``srun``, ``module`` and ``scontrol`` are replaced by the scripts in ``tests/shims``
+``srun``, ``module`` and ``scontrol`` are replaced by the scripts in ``tests/slurm/shims``
 (srun runs the command under mpiexec), and the variables Slurm would set are set by
 hand, so the body of every script launches a real MPI job.
 """
@@ -17,14 +17,11 @@ from pathlib import Path
 import h5py
 import pytest
 
-from tests.conftest import ROOT, run_cli, wait_for_checkpoint
+from tests.helpers import JOBS, ROOT, needs_mpi, run_cli, tiny_config, wait_for_checkpoint
 
-JOBS = ROOT / "jobs"
-SHIMS = ROOT / "tests" / "shims"
+SHIMS = Path(__file__).resolve().parent / "shims"
 SCRIPTS = sorted(JOBS.glob("*.slurm"))
 BIN = Path(sys.executable).parent
-MPIEXEC = shutil.which("mpiexec", path=str(BIN)) or shutil.which("mpiexec")
-needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not found (install the mpi extra)")
 
 EXPECTED = {
     "psc_v100x8.slurm": {"partition": "GPU", "gpus": "v100-32:8", "ntasks": "9", "nodes": "1"},
@@ -86,12 +83,6 @@ def job_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env.pop("SLURM_RESTART_COUNT", None)
     env.update(extra)
     return env
-
-
-def tiny_config(tmp_path: Path) -> Path:
-    path = tmp_path / "tiny.yaml"
-    path.write_text("name: tiny\nmlmc: {eps: 0.05}\nrun: {batch_timesteps: 100000}\n")
-    return path
 
 
 def shim_log(tmp_path: Path) -> str:

@@ -21,12 +21,11 @@ from pathlib import Path
 import h5py
 import pytest
 
-from tests.conftest import ROOT, wait_for_file
+from tests.helpers import JOBS, ROOT, tiny_config, wait_for_file
 
 pytestmark = pytest.mark.slurm
 
 LOCAL_SLURM = ROOT / "scripts" / "local_slurm.sh"
-JOBS = ROOT / "jobs"
 FINAL_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
                 "BOOT_FAIL", "DEADLINE", "PREEMPTED"}  # fmt: skip
 LIMIT_CHECK_PERIOD = 30.0  # slurmctld tests time limits and sends --signal warnings every 30 s
@@ -123,12 +122,6 @@ def cluster():
         if ours:
             stopped = local_slurm("stop", directory, 120)
             assert stopped.returncode == 0, stopped.stderr
-
-
-def tiny_config(tmp_path: Path) -> Path:
-    path = tmp_path / "tiny.yaml"
-    path.write_text("name: tiny\nmlmc: {eps: 0.05}\nrun: {batch_timesteps: 100000}\n")
-    return path
 
 
 # Each script as written (its partition, tasks and GPUs) except the CPU script's 128
@@ -269,7 +262,7 @@ def test_failing_job_says_why_and_slurm_records_the_exit_code(
 INNER_TESTS = """
 import time
 
-from tests.test_slurm import cluster  # noqa: F401  (the fixture under test)
+from tests.slurm.test_slurm import cluster  # noqa: F401  (the fixture under test)
 
 
 def test_fails(cluster):

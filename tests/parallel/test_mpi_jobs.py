@@ -1,7 +1,6 @@
 """Whole MPI jobs under mpiexec (subprocesses with timeouts, so a hang fails the test)."""
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -11,19 +10,9 @@ import h5py
 import numpy as np
 import pytest
 
-from tests.conftest import wait_for_checkpoint
+from tests.helpers import MPIEXEC, ROOT, mpirun, needs_mpi, wait_for_checkpoint
 
-ROOT = Path(__file__).resolve().parents[1]
-MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
-pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not found (install the mpi extra)")
-
-
-def mpirun(n, *args, env=None, timeout=120, cwd=ROOT):
-    return subprocess.run(
-        [MPIEXEC, "-n", str(n), sys.executable, "-m", "mlmc_hpc", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=cwd,
-        env={**os.environ, **(env or {})},
-    )  # fmt: skip
+pytestmark = needs_mpi
 
 
 def contents(path):

@@ -1,0 +1,1 @@
+"""Slurm job scripts: under shims, and under a real local Slurm cluster."""

@@ -1,0 +1,1 @@
+"""Statistical tests: closed forms, couplings, prices within eps, published rates."""

@@ -1,0 +1,1 @@
+"""Fast tests of single pieces (sums, estimators, driver, sampler, package layout)."""
