@@ -34,7 +34,9 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from_args(args: argparse.Namespace, output: str | None = None) -> Config:
+def config_from_args(
+    args: argparse.Namespace, output: str | None = None, probe: bool = True
+) -> Config:
     """The config: packaged defaults < --config < --set < the dedicated flags."""
     overrides = [parse_assignment(item) for item in args.set]
     for key, value in (
@@ -45,7 +47,7 @@ def config_from_args(args: argparse.Namespace, output: str | None = None) -> Con
     ):
         if value is not None:
             overrides.append(parse_assignment(f"{key}={value}"))
-    return load_config(args.config, overrides)
+    return load_config(args.config, overrides, probe)
 
 
 def stop_request(config: Config) -> StopRequest:

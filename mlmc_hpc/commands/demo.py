@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..config.loading import load_config, preset_names
+from ..config.loading import load_config, preset_config, preset_names
 from ..config.schema import Config
 from ..core.driver import IterationRecord
 from ..errors import ConfigError, ExitCode, config_error_exit
@@ -47,7 +47,7 @@ def add_parser(commands: Any) -> None:
 
 def preset_values(name: str) -> dict[str, Any]:
     """S0, K, T, sigma, r, eps of a packaged preset (the same files as --config NAME)."""
-    config = load_config(name)
+    config = preset_config(name)
     o = config.option
     return dict(S0=o.S0, K=o.K, T=o.T, sigma=o.sigma, r=o.r, eps=config.mlmc.eps)
 

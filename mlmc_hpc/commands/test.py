@@ -72,10 +72,11 @@ def prepare_test(args: argparse.Namespace) -> tuple[Config, dict[str, Any]]:
         "eps_list": eps_values(args.eps_list),
         "repeat": positive_int("--repeat", args.repeat, 1),
     }
-    config = config_from_args(args)
-    if config.mlmc.method != "mlmc":
+    method = config_from_args(args, probe=False).mlmc.method  # checked before the backend
+    if method != "mlmc":
         raise ConfigError("the test command needs mlmc.method mlmc (it measures MLMC levels), "
-                          f"got {config.mlmc.method}")  # fmt: skip
+                          f"got {method}")  # fmt: skip
+    config = config_from_args(args)
     output = args.output or str(Path(config.run.output).with_name(f"{config.name}-test.h5"))
     check_writable(output)
     plan["output"] = output

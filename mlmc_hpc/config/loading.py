@@ -7,6 +7,7 @@ resolves anything again.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -44,6 +45,11 @@ def preset_text(name: str) -> str:
     return resources.files(_PACKAGE).joinpath("presets").joinpath(f"{name}.yaml").read_text()
 
 
+def preset_data(name: str) -> dict[str, Any]:
+    """The mapping of a packaged preset (ConfigError naming the presets if unknown)."""
+    return parse_yaml(preset_text(name), f"preset {name}")
+
+
 def parse_yaml(text: str, origin: str) -> dict[str, Any]:
     """A YAML mapping; syntax errors become one-line ConfigErrors naming ``origin``."""
     try:
@@ -69,8 +75,8 @@ def read_yaml_file(path: str | Path) -> dict[str, Any]:
     """Parse a config file, or the packaged preset of that name when no such file exists
     and the name has no folder or suffix (``spy``)."""
     path = Path(path)
-    if not path.exists() and path.name == str(path) and not path.suffix:
-        return parse_yaml(preset_text(path.name), f"preset {path.name}")
+    if not os.path.lexists(path) and path.name == str(path) and not path.suffix:
+        return preset_data(path.name)
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -119,9 +125,10 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[tuple[str, Any]]) 
     return data
 
 
-def build(data: dict[str, Any]) -> Config:
-    """Validate a fully merged dict, settle its ``auto`` values and build the Config."""
-    values = resolve_run(validate(data))
+def build(data: dict[str, Any], probe: bool = True) -> Config:
+    """Validate a fully merged dict, settle its ``auto`` values and build the Config.
+    ``probe=False`` keeps an explicit backend as written (a stored, resolved config)."""
+    values = resolve_run(validate(data), probe)
     return Config(
         name=values["name"],
         option=OptionSpec(**values["option"]),
@@ -130,18 +137,26 @@ def build(data: dict[str, Any]) -> Config:
     )
 
 
-def load_config(source: ConfigSource = None, overrides: Iterable[tuple[str, Any]] = ()) -> Config:
+def load_config(
+    source: ConfigSource = None, overrides: Iterable[tuple[str, Any]] = (), probe: bool = True
+) -> Config:
     """Defaults, then ``source``, then ``overrides`` (``("mlmc.eps", 0.001)``), validated and
     resolved. ``source``: a YAML path, a packaged preset name (``"spy"``), a dict in the YAML
-    schema (sections may be partial), or None for the defaults alone."""
+    schema (sections may be partial), or None for the defaults alone. ``probe=False`` keeps an
+    explicit ``run.backend`` unchecked (for checks that must come before the GPU's)."""
     data = packaged_defaults()
     if isinstance(source, Mapping):
         data = merge(data, source)
     elif source is not None:
         data = merge(data, read_yaml_file(source))
-    return build(apply_overrides(data, overrides))
+    return build(apply_overrides(data, overrides), probe)
 
 
 def load_config_text(text: str) -> Config:
     """A config stored as YAML text (the ``config`` attribute of a result), validated."""
-    return build(merge(packaged_defaults(), parse_yaml(text, "the stored config")))
+    return build(merge(packaged_defaults(), parse_yaml(text, "the stored config")), probe=False)
+
+
+def preset_config(name: str) -> Config:
+    """A packaged preset by name, never a file of that name in the working directory."""
+    return build(merge(packaged_defaults(), preset_data(name)))

@@ -61,11 +61,15 @@ def resolve_batch_timesteps(configured: int | None, backend: str) -> int:
     return AUTO_BATCH_TIMESTEPS[backend] if configured is None else configured
 
 
-def resolve_run(values: dict[str, Any]) -> dict[str, Any]:
-    """The validated values with ``run.backend`` and ``run.batch_timesteps`` settled."""
+def resolve_run(values: dict[str, Any], probe: bool = True) -> dict[str, Any]:
+    """The validated values with ``run.backend`` and ``run.batch_timesteps`` settled.
+
+    ``probe=False`` (a stored config, read back for ``--resume``) keeps an explicit numpy or
+    cupy as written, without looking for a GPU; only ``auto`` is still resolved."""
     run = dict(values["run"])
-    run["backend"] = resolve_backend(
-        run["backend"], values["option"]["type"], values["mlmc"]["method"]
-    )
+    if probe or run["backend"] == "auto":
+        run["backend"] = resolve_backend(
+            run["backend"], values["option"]["type"], values["mlmc"]["method"]
+        )
     run["batch_timesteps"] = resolve_batch_timesteps(run["batch_timesteps"], run["backend"])
     return {**values, "run": run}

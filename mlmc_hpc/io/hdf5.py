@@ -78,9 +78,9 @@ def file_kind(path: str | Path) -> str | None:
     with h5py.File(path, "r") as h5:
         if "convergence" in h5:
             return "test"
-        if "checkpoint" in h5:
-            return "checkpoint"
-        return "run" if "levels" in h5 else None
+        if "levels" not in h5:
+            return None
+        return "checkpoint" if "checkpoint" in h5 else "run"
 
 
 def check_writable(output: str | Path) -> None:

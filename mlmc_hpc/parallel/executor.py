@@ -59,6 +59,7 @@ class BatchExecutor:
     """
 
     n_workers = 1
+    seed: int | None = None  # the samplers' seed, where this process knows it
     world_size = 1  # MPI ranks of the job (master included)
     mpi_version = ""  # the MPI library, where mpi4py is installed
     startup_s = 0.0  # slowest worker's set-up before its first batch (GPU context, compile)
@@ -133,6 +134,23 @@ class BatchExecutor:
         self.records = records_from_table(batches)
         self.origin -= elapsed_s
 
+    def check_can_run(self, config: Config) -> None:
+        """ValueError unless this executor would run ``config`` as written: it must not have
+        run before (its batch counters would go on, so the streams would differ from the
+        stored seed's), and its batch size (and seed, where it knows it) must be the config's."""
+        if self.records or any(self.planner.next_batch):
+            raise ValueError("this executor has already run; pass a new one for each price()")
+        if self.planner.batch_timesteps != config.run.batch_timesteps:
+            raise ValueError(
+                f"the executor cuts batches of {self.planner.batch_timesteps} timesteps but "
+                f"run.batch_timesteps is {config.run.batch_timesteps}; build it from this config"
+            )
+        if self.seed is not None and self.seed != config.run.seed:
+            raise ValueError(
+                f"the executor samples with seed {self.seed} but run.seed is "
+                f"{config.run.seed}; build it from this config"
+            )
+
     def batch_table(self) -> dict[str, np.ndarray]:
         """The batch records as the HDF5 ``batches`` group."""
         return batch_table(self.records)
@@ -153,6 +171,7 @@ class SerialExecutor(BatchExecutor):
         self.sampler = sampler
         self.host = socket.gethostname()
         self.devices = [device]
+        self.seed = getattr(sampler, "seed", None)
 
     def run_tasks(self, tasks: list[Task]) -> list[Outcome]:
         """Each task in turn; a stop request is checked before each."""

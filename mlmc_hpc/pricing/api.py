@@ -9,7 +9,8 @@ is passed in, writes no file unless ``run.output`` is given, and returns the sam
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..config.loading import ConfigSource, load_config, packaged_defaults, preset_names
@@ -64,8 +65,10 @@ def price(
     written (atomically, never over an unfinished run) only when the call names the path:
     ``output=``, ``run.output`` in a dict source, or an override; the ``run.output`` of a
     YAML file or preset is the command line's default and is not used here. ``executor``
-    defaults to this process. ``progress(record)`` is called after every iteration. Raises
-    ConfigError (a ValueError) on bad input, with the CLI's one-line message.
+    defaults to this process; one passed in must be new and built for this config (else
+    ValueError). ``progress(record)`` is called after every iteration; the driver's warnings
+    (no weak convergence at Lmax) are ``RuntimeWarning``s. Raises ConfigError (a ValueError)
+    on bad input, with the CLI's one-line message.
     """
     pairs = [*overrides, *keyword_overrides(keywords)]
     if output is not None:
@@ -77,14 +80,24 @@ def price(
     if writes:
         check_writable(resolved.run.output)
         refuse_unfinished(resolved.run.output)
-    result = run_pricing(resolved, executor or serial_executor(resolved), progress)
+    if executor is None:
+        executor = serial_executor(resolved)
+    else:
+        executor.check_can_run(resolved)
+    result = run_pricing(resolved, executor, progress, _warn)
     if writes:
         result.save(resolved.run.output)
     return result
+
+
+def _warn(message: str) -> None:
+    """The driver's warnings (e.g. no weak convergence at Lmax) as Python warnings."""
+    warnings.warn(message, RuntimeWarning, stacklevel=4)
 
 
 def _names_output(source: Any, pairs: list[tuple[str, Any]]) -> bool:
     """True when the caller set run.output (in a dict source or an override)."""
     if any(key == "run.output" for key, _ in pairs):
         return True
-    return isinstance(source, dict) and "output" in (source.get("run") or {})
+    run = source.get("run") if isinstance(source, Mapping) else None
+    return isinstance(run, Mapping) and "output" in run

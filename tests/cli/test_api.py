@@ -138,3 +138,26 @@ def test_plain_mc_through_the_api():
     r = mlmc_hpc.price(GILES_CALL, method="mc", eps=0.05)
     assert r.method == "mc" and r.L == 0
     assert abs(r.price - r.reference_price) < 3 * r.eps and math.isfinite(r.std_error)
+
+
+def test_a_used_or_mismatched_executor_is_refused():
+    config = mlmc_hpc.load_config(GILES_CALL, [("mlmc.eps", 0.05), ("run.backend", "numpy")])
+    executor = serial_executor(config)
+    mlmc_hpc.price(config, executor=executor)
+    with pytest.raises(ValueError, match="already run"):
+        mlmc_hpc.price(config, executor=executor)
+    with pytest.raises(ValueError, match="seed 1 but run.seed is 7"):
+        mlmc_hpc.price(config, executor=serial_executor(config), seed=7)
+    with pytest.raises(ValueError, match="batches of 4194304 timesteps"):
+        mlmc_hpc.price(config, executor=serial_executor(config), batch_timesteps=1000)
+
+
+def test_no_weak_convergence_at_lmax_is_a_warning_and_not_converged():
+    with pytest.warns(RuntimeWarning, match="failed to achieve weak convergence"):
+        r = mlmc_hpc.price(GILES_CALL, eps=0.002, Lmax=3, N0=1000)
+    assert not r.converged and r.L == 3
+
+
+def test_a_non_mapping_section_is_a_config_error():
+    with pytest.raises(mlmc_hpc.ConfigError, match="run must be a mapping"):
+        mlmc_hpc.price({"run": 5})

@@ -1,5 +1,7 @@
 """Every bad input: exit code 2, one line naming the key and what is allowed, no file written."""
 
+import os
+
 import pytest
 
 from mlmc_hpc.cli import main
@@ -158,3 +160,50 @@ def test_existing_result_is_not_overwritten_on_bad_input(tmp_path):
 def test_output_that_cannot_be_written(tmp_path, capsys):
     assert main(["--output", str(tmp_path)]) == 2
     assert "run.output must be a file path" in capsys.readouterr().err
+
+
+def test_test_command_checks_the_method_before_the_backend():
+    done = run_cli("test", "--set", "mlmc.method=mc", "--backend", "cupy")
+    assert done.returncode == 2
+    assert done.stderr.startswith("config error: the test command needs mlmc.method mlmc")
+
+
+def test_a_preset_name_is_not_hijacked_by_a_folder_of_that_name(tmp_path):
+    (tmp_path / "spy").mkdir()
+    done = run_cli("demo", "--preset", "spy", "--non-interactive", "--no-compare", "--eps", "0.1",
+                   cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "S0=680" in done.stdout
+
+
+def test_an_unreadable_config_is_one_line(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root reads every file")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "c.yaml").write_text("name: x\n")
+    locked.chmod(0)
+    try:
+        done = run_cli("--config", str(locked / "c.yaml"))
+    finally:
+        locked.chmod(0o700)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+
+
+def test_a_stored_cupy_config_reads_back_without_a_gpu():
+    from mlmc_hpc.config import load_config_text
+
+    text = BASE + "run: {backend: cupy, batch_timesteps: 1073741824}\n"
+    config = load_config_text(text)  # --resume compares it; no GPU needed to read it
+    assert config.run.backend == "cupy" and config.run.batch_timesteps == 2**30
+
+
+def test_report_refuses_an_hdf5_file_without_levels(tmp_path, capsys):
+    import h5py
+
+    with h5py.File(tmp_path / "odd.h5", "w") as h5:
+        h5.create_group("checkpoint")
+    assert main(["report", str(tmp_path / "odd.h5")]) == 2
+    assert capsys.readouterr().err == (
+        f"report error: {tmp_path / 'odd.h5'} is neither a run result nor a test result of mlmc_hpc\n"
+    )
