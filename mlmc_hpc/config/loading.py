@@ -74,9 +74,10 @@ def parse_yaml(text: str, origin: str) -> dict[str, Any]:
 def read_yaml_file(path: str | Path) -> dict[str, Any]:
     """Parse a config file, or the packaged preset of that name when no such file exists
     and the name has no folder or suffix (``spy``)."""
+    name = str(path)
+    if not os.path.lexists(name) and os.sep not in name and "." not in name:
+        return preset_data(name)
     path = Path(path)
-    if not os.path.lexists(path) and path.name == str(path) and not path.suffix:
-        return preset_data(path.name)
     try:
         text = path.read_text()
     except FileNotFoundError:
