@@ -23,9 +23,10 @@ from .errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
     from .config.loading import load_config
+    from .config.loading import preset_names as presets
     from .config.schema import Config
     from .io.run_result import RunResult
-    from .pricing.api import presets, price
+    from .pricing.api import price
 
 __all__ = [
     "Config",
@@ -40,7 +41,7 @@ __all__ = [
 
 _LAZY = {
     "price": ("pricing.api", "price"),
-    "presets": ("pricing.api", "presets"),
+    "presets": ("config.loading", "preset_names"),
     "load_config": ("config.loading", "load_config"),
     "Config": ("config.schema", "Config"),
     "RunResult": ("io.run_result", "RunResult"),

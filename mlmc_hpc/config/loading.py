@@ -38,10 +38,9 @@ def preset_names() -> list[str]:
 
 def preset_text(name: str) -> str:
     """The YAML text of a packaged preset; ConfigError naming the presets if unknown."""
-    if name not in preset_names():
-        raise ConfigError(
-            f"config file not found: {name} (nor a preset: {', '.join(preset_names())})"
-        )
+    names = preset_names()
+    if name not in names:
+        raise ConfigError(f"config file not found: {name} (nor a preset: {', '.join(names)})")
     return resources.files(_PACKAGE).joinpath("presets").joinpath(f"{name}.yaml").read_text()
 
 

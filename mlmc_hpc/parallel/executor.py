@@ -71,8 +71,8 @@ class BatchExecutor:
         self.origin = time.perf_counter()
         self.stop_reason: Callable[[], str | None] = never_stop
         self._carried: dict[tuple[int, int], Outcome] = {}
-        self._request_start: list[int] | None = None  # batch counters of a stopped request
-        self._pending: list[Outcome] = []
+        # A stopped request: its batch counters at the start and its completed batches.
+        self._stopped: tuple[list[int], list[Outcome]] | None = None
 
     def watch(self, stop_reason: Callable[[], str | None]) -> None:
         """Ask ``stop_reason()`` before each batch (signals, the Slurm job's end)."""
@@ -94,7 +94,7 @@ class BatchExecutor:
         try:
             outcomes = self.run_tasks(todo)
         except StoppedEarlyError as stop:
-            self._request_start, self._pending = start, reused + stop.outcomes
+            self._stopped = (start, reused + stop.outcomes)
             raise StoppedEarlyError(stop.reason) from None
         return merge_in_order(len(extra), reused + outcomes)
 
@@ -106,9 +106,8 @@ class BatchExecutor:
         """The executor's part of a checkpoint (format 1): ``next_batch`` per level and the
         completed batches of an interrupted request (``pending_tasks`` k x 3,
         ``pending_sums`` k x 8, ``pending_seconds`` k), in (level, batch) order."""
-        stopped = self._request_start is not None
-        next_batch = self._request_start if stopped else self.planner.next_batch
-        pending = sorted(self._pending if stopped else [], key=lambda o: (o[0].level, o[0].batch))
+        next_batch, done = self._stopped or (self.planner.next_batch, [])
+        pending = sorted(done, key=lambda o: (o[0].level, o[0].batch))
         return {
             "next_batch": np.array(next_batch, dtype=np.int64),
             "pending_tasks": np.array(

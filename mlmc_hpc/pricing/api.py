@@ -13,7 +13,8 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..config.loading import ConfigSource, load_config, packaged_defaults, preset_names
+from ..config.checks import SCHEMA
+from ..config.loading import ConfigSource, load_config
 from ..config.schema import Config
 from ..core.driver import IterationRecord
 from ..errors import ConfigError
@@ -24,16 +25,10 @@ from ..parallel.executor import BatchExecutor, serial_executor
 from .run import run_pricing
 
 
-def presets() -> list[str]:
-    """Names accepted as ``price("spy")`` and ``--config spy``."""
-    return preset_names()
-
-
 def keyword_overrides(keywords: dict[str, Any]) -> list[tuple[str, Any]]:
     """``eps=0.01`` -> ``("mlmc.eps", 0.01)``: every key name is unique across sections,
     so a keyword names one; ``name`` is the top-level label. Unknown names are refused."""
-    sections = {k: v for k, v in packaged_defaults().items() if isinstance(v, dict)}
-    owner = {key: section for section, keys in sections.items() for key in keys}
+    owner = {key: section for section, keys in SCHEMA.items() for key in keys}
     pairs = []
     for key, value in keywords.items():
         if key == "name":
