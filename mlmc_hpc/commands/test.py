@@ -21,6 +21,7 @@ from ..models.gbm import level_cost
 from ..models.options import reference_price
 from ..parallel.executor import BatchExecutor
 from ..parallel.roles import launch
+from ..pricing.safety import driver_plan
 from ..render.giles import giles_layout
 from .base import add_config_options, config_from_args
 
@@ -91,8 +92,11 @@ def test_job(args: argparse.Namespace, config: Config, plan: dict[str, Any],
     say(f"convergence test: {plan['N']} samples on levels 0..{plan['L']}")
     cost = level_cost(config.mlmc)
     table = convergence_test(executor, plan["N"], plan["L"], cost)
-    rows = complexity_test(executor, config.mlmc, plan["eps_list"], table, cost,
-                           plan["repeat"], say)  # fmt: skip
+    driver = driver_plan(config)
+    for note in driver.notes:
+        say(note)
+    rows = complexity_test(executor, driver.settings, plan["eps_list"], table, cost,
+                           plan["repeat"], say, driver.safeguards)  # fmt: skip
     reference = reference_price(config.option)
     result = TestResult(
         name=config.name, config=config.to_yaml(), alpha=table.alpha, beta=table.beta,

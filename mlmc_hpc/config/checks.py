@@ -12,7 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConfigError
-from .schema import AVERAGES, BACKENDS, EUROPEAN_TYPES, METHODS, OPTION_TYPES
+from .schema import (
+    AVERAGES,
+    BACKENDS,
+    CONVERGENCE_CHECKS,
+    EUROPEAN_TYPES,
+    METHODS,
+    OPTION_TYPES,
+)
 
 MAX_LOG2_FINEST_COST = 40  # M**Lmax <= 2**40 fine timesteps per sample
 Check = Callable[[str, Any], Any]
@@ -172,6 +179,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "alpha": optional_rate,
         "beta": optional_rate,
         "gamma": optional_rate,
+        "convergence": one_of(CONVERGENCE_CHECKS),
         "method": one_of(METHODS),
         "mc_steps": steps_or_auto,
     },

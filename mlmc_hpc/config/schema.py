@@ -18,6 +18,7 @@ PATH_TYPES = ("asian", "lookback", "digital", "barrier")
 OPTION_TYPES = EUROPEAN_TYPES + PATH_TYPES
 AVERAGES = ("arithmetic", "geometric")
 METHODS = ("mlmc", "mc")
+CONVERGENCE_CHECKS = ("robust", "giles")
 BACKENDS = ("auto", "numpy", "cupy")
 SECTIONS = ("name", "option", "mlmc", "run")
 
@@ -50,6 +51,7 @@ class MLMCSettings:
     alpha: float | None = None
     beta: float | None = None
     gamma: float | None = None
+    convergence: str = "robust"  # robust | giles (see mlmc_hpc.core.regime)
     method: str = "mlmc"  # mlmc | mc (plain Monte Carlo, see mlmc_hpc.core.plain_mc)
     mc_steps: int | None = None  # mc: timesteps per path; None = exact sampling (European)
 

@@ -23,6 +23,7 @@ import numpy as np
 from ..config.schema import MLMCSettings
 from .driver import LevelExecutor, run_mlmc
 from .estimators import consistency_check, estimate_rates, rate_standard_error, variance_target
+from .regime import ROBUST, Safeguards
 
 KURTOSIS_WARNING = 100.0  # Giles: kurtosis above this on the finest level
 CONVERGENCE_COLUMNS = ("level", "ave_pf_pc", "ave_pf", "var_pf_pc", "var_pf", "kurtosis",
@@ -116,21 +117,28 @@ def complexity_test(
     cost: Callable[[int], int],
     repeat: int = 1,
     progress: Callable[[str], None] | None = None,
+    safeguards: Safeguards = ROBUST,
 ) -> list[ComplexityRow]:
-    """The adaptive driver at each eps (``repeat`` times) with the convergence test's rates.
+    """The adaptive driver at each eps (``repeat`` times) with the convergence test's rates
+    (alpha capped at ``safeguards.alpha_max``, as the driver caps a regressed alpha) and the
+    run's ``safeguards``.
 
     Every run draws fresh batches (the executor's per-level batch counters only grow).
     std_cost uses V[Pf] of the run's finest level from the convergence test when it has
     that level, else from the run itself, as Giles does.
     """
     fixed = dataclasses.replace(
-        settings, alpha=convergence.alpha, beta=convergence.beta, gamma=convergence.gamma
+        settings,
+        alpha=min(convergence.alpha, safeguards.alpha_max),
+        beta=convergence.beta,
+        gamma=convergence.gamma,
     )
     rows: list[ComplexityRow] = []
     for eps in eps_list:
         row: ComplexityRow | None = None
         for k in range(repeat):
-            estimate = run_mlmc(executor, dataclasses.replace(fixed, eps=eps))
+            estimate = run_mlmc(executor, dataclasses.replace(fixed, eps=eps),
+                                safeguards=safeguards)  # fmt: skip
             counts = [lv.n for lv in estimate.levels]
             mlmc_cost = float(sum(n * cost(l) for l, n in enumerate(counts)))
             finest = estimate.L

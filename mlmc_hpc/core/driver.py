@@ -6,7 +6,10 @@ MPI or GPUs. Given the same executor results it takes the same decisions, becaus
 the cost per sample is the deterministic timestep count, never wall time.
 
 Complexity theorem: Giles, Acta Numerica 24 (2015), Theorem 1; algorithm: ibid.,
-Algorithm 1, with the variance split theta of section 3.3.
+Algorithm 1, with the variance split theta of section 3.3. The bias test is Giles' plus
+the :mod:`~mlmc_hpc.core.regime` checks (``Safeguards``): it is accepted only when the
+finest levels are in the regime it assumes, and alpha is regressed on settled levels and
+capped at the scheme's weak order; ``GILES`` switches both off (Giles' driver exactly).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from .estimators import (
     optimal_samples,
     remaining_bias,
 )
+from .regime import ROBUST, Safeguards, regime_problem, weak_rate
 from .sums import LevelSums
 
 
@@ -137,12 +141,15 @@ def run_mlmc(
     warn: Callable[[str], None] | None = None,
     state: DriverState | None = None,
     checkpoint: Callable[[DriverState], None] | None = None,
+    safeguards: Safeguards = ROBUST,
 ) -> MLMCEstimate:
     """Adaptive MLMC to RMS error eps; see the module docstring for the references.
 
     Pass a saved ``state`` to continue a run: the decisions, and so the result, are
     the same as without the interruption. ``checkpoint(state)`` is called after
-    every iteration (after ``progress``).
+    every iteration (after ``progress``). ``safeguards``: the checks around Giles' bias
+    test (:class:`~mlmc_hpc.core.regime.Safeguards`); a fixed ``settings.alpha`` is
+    used as given.
     """
     s = settings
     fixed = _fixed_rates(s)
@@ -158,19 +165,19 @@ def run_mlmc(
         means, variances, costs = level_statistics(levels)
         means, variances = floor_estimates(means, variances, state.alpha, state.beta)
         alpha, beta, gamma = estimate_rates(means, variances, costs, fixed)
+        if s.alpha is None:
+            alpha = weak_rate(means, levels, safeguards)
         state.alpha, state.beta, state.gamma = alpha, beta, gamma
         extra = extra_samples(optimal_samples(variances, costs, s.eps, s.theta), done)
 
         bias = math.nan
         if nearly_converged(extra, done):
             bias = remaining_bias(means, alpha)
-            state.converged = bias <= bias_target(s.eps, s.theta)
+            problem = regime_problem(levels) if safeguards.regime else None
+            state.converged = bias <= bias_target(s.eps, s.theta) and problem is None
             if not state.converged and len(levels) - 1 == s.Lmax:
                 if warn:
-                    warn(
-                        f"failed to achieve weak convergence: bias estimate {bias:.3e} > "
-                        f"{bias_target(s.eps, s.theta):.3e} at Lmax = {s.Lmax}"
-                    )
+                    warn(no_convergence_message(bias, bias_target(s.eps, s.theta), s.Lmax, problem))
                 state.finished = True
             elif not state.converged:
                 levels.append(LevelSums())
@@ -182,6 +189,16 @@ def run_mlmc(
         state.finished = state.finished or int(state.extra.sum()) == 0
         end_iteration(state, taken, bias, started, progress, checkpoint)
     return state.estimate()
+
+
+def no_convergence_message(bias: float, target: float, Lmax: int, problem: str | None) -> str:
+    """Why the run stopped at Lmax without weak convergence: the bias test failed, or the
+    finest levels are not in the regime the test assumes."""
+    if problem is None:
+        return (f"failed to achieve weak convergence: bias estimate {bias:.3e} > "
+                f"{target:.3e} at Lmax = {Lmax}")  # fmt: skip
+    return (f"failed to achieve weak convergence at Lmax = {Lmax}: {problem}, so the "
+            f"bias estimate {bias:.3e} cannot be trusted")  # fmt: skip
 
 
 def end_iteration(

@@ -12,7 +12,9 @@ HDF5 layout (documented in the README):
                      name, theta, M, alpha, beta, gamma, batch_timesteps, world_size,
                      mpi_version, worker_devices, finished, interrupted, stop_reason,
                      resumed, startup_s, sampling_s, method, ci95_low, ci95_high,
-                     slurm_job ("<id> restart <n> on <nodes>" of the job that wrote it)
+                     slurm_job ("<id> restart <n> on <nodes>" of the job that wrote it),
+                     effective_Lmin (the driver's Lmin after the scale rules),
+                     warnings (every warning the run gave, one per line)
   /levels/*          length L+1: n_samples, mean, variance, cost_per_sample, timesteps,
                      compute_time_s, mean_pf, variance_pf, kurtosis, sums (L+1 x 8)
   /iterations/*      one row per iteration: samples_added (iter x L+1), L,
@@ -41,7 +43,7 @@ ROOT_ATTRS = (
     "seed", "config", "package_version", "created", "reference_price", "name", "theta", "M",
     "alpha", "beta", "gamma", "batch_timesteps", "world_size", "mpi_version", "worker_devices",
     "finished", "interrupted", "stop_reason", "resumed", "startup_s", "sampling_s", "method",
-    "ci95_low", "ci95_high", "slurm_job",
+    "ci95_low", "ci95_high", "slurm_job", "effective_Lmin", "warnings",
 )  # fmt: skip
 GROUPS = ("levels", "iterations", "batches", "checkpoint")
 LEVEL_FIELDS = (
@@ -88,6 +90,8 @@ class RunResult:
     slurm_job: str = ""  # "<job id> restart <n> on <nodes>" inside Slurm, else empty
     ci95_low: float = float("nan")  # price -+ 1.96 std_error
     ci95_high: float = float("nan")
+    effective_Lmin: int = 0  # the driver's Lmin: mlmc.Lmin raised to the problem's scales
+    warnings: str = ""  # the run's warnings (stderr), one per line; empty when none
     levels: dict[str, np.ndarray] = field(default_factory=dict)
     iterations: dict[str, np.ndarray] = field(default_factory=dict)
     batches: dict[str, np.ndarray] = field(default_factory=dict)

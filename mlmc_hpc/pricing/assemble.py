@@ -26,7 +26,8 @@ def assemble(
     flags: dict[str, Any] | None = None,
     checkpoint: dict[str, np.ndarray] | None = None,
 ) -> RunResult:
-    """The result object; ``flags`` sets finished, interrupted, stop_reason and resumed."""
+    """The result object; ``flags`` sets finished, interrupted, stop_reason, resumed,
+    effective_Lmin and warnings."""
     M = config.mlmc.M
     levels = estimate.levels
     n = np.array([lv.n for lv in levels], dtype=np.int64)

@@ -18,6 +18,7 @@ from ..io.checkpoint import Resume, checkpoint_group
 from ..io.run_result import RunResult
 from ..parallel.executor import BatchExecutor, StoppedEarlyError
 from .assemble import assemble
+from .safety import driver_plan, withdraw
 
 Progress = Callable[[IterationRecord], None]
 
@@ -39,7 +40,18 @@ def run_pricing(
     started = time.perf_counter()
     previous_s, resumed = 0.0, 0
     plain = config.mlmc.method == "mc"
-    state = initial_mc_state(config.mlmc) if plain else initial_state(config.mlmc)
+    plan = driver_plan(config)
+    said: list[str] = []
+
+    def say(message: str) -> None:
+        said.append(message)
+        if warn:
+            warn(message)
+
+    for note in plan.notes:
+        say(note)
+    effective_Lmin = 0 if plain else plan.settings.Lmin
+    state = initial_mc_state(plan.settings) if plain else initial_state(plan.settings)
     if resume is not None:
         state, previous_s, resumed = resume.state, resume.elapsed_s, resume.resumed
         executor.restore(resume.executor, resume.batches, resume.elapsed_s)
@@ -48,7 +60,8 @@ def run_pricing(
         return previous_s + time.perf_counter() - started
 
     def unfinished(reason: str = "") -> RunResult:
-        flags = dict(finished=False, interrupted=bool(reason), stop_reason=reason, resumed=resumed)
+        flags = dict(finished=False, interrupted=bool(reason), stop_reason=reason, resumed=resumed,
+                     effective_Lmin=effective_Lmin, warnings="\n".join(said))  # fmt: skip
         group = checkpoint_group(state, executor.snapshot())
         return assemble(config, state.estimate(), executor, elapsed(), flags, group)
 
@@ -58,9 +71,12 @@ def run_pricing(
 
     try:
         if plain:
-            estimate = run_mc(executor, config.mlmc, progress, state, save_checkpoint)
+            estimate = run_mc(executor, plan.settings, progress, state, save_checkpoint)
         else:
-            estimate = run_mlmc(executor, config.mlmc, progress, warn, state, save_checkpoint)
+            estimate = run_mlmc(executor, plan.settings, progress, say, state, save_checkpoint,
+                                plan.safeguards)  # fmt: skip
     except StoppedEarlyError as stop:
         return unfinished(stop.reason)
-    return assemble(config, estimate, executor, elapsed(), dict(resumed=resumed))
+    estimate = withdraw(estimate, config, plan, say)
+    flags = dict(resumed=resumed, effective_Lmin=effective_Lmin, warnings="\n".join(said))
+    return assemble(config, estimate, executor, elapsed(), flags)
