@@ -53,6 +53,7 @@ class IterationRecord:
     bias: float  # remaining-bias estimate (NaN when the bias test did not run)
     variance: float  # estimator variance sum V_l / N_l after the iteration
     seconds: float  # wall time of the iteration
+    unsettled: str = ""  # why the bias test was not believed (regime check), else empty
 
 
 @dataclass
@@ -170,7 +171,7 @@ def run_mlmc(
         state.alpha, state.beta, state.gamma = alpha, beta, gamma
         extra = extra_samples(optimal_samples(variances, costs, s.eps, s.theta), done)
 
-        bias = math.nan
+        bias, problem = math.nan, None
         if nearly_converged(extra, done):
             bias = remaining_bias(means, alpha)
             problem = regime_problem(levels) if safeguards.regime else None
@@ -187,7 +188,7 @@ def run_mlmc(
                 extra = extra_samples(optimal_samples(variances, costs, s.eps, s.theta), done)
         state.extra = np.asarray(extra, dtype=np.int64)
         state.finished = state.finished or int(state.extra.sum()) == 0
-        end_iteration(state, taken, bias, started, progress, checkpoint)
+        end_iteration(state, taken, bias, started, progress, checkpoint, problem or "")
     return state.estimate()
 
 
@@ -208,6 +209,7 @@ def end_iteration(
     started: float,
     progress: Callable[[IterationRecord], None] | None,
     checkpoint: Callable[[DriverState], None] | None,
+    unsettled: str = "",
 ) -> None:
     """Record the iteration that took ``taken`` samples, then report and checkpoint it."""
     record = IterationRecord(
@@ -216,6 +218,7 @@ def end_iteration(
         bias=bias,
         variance=estimator_variance(state.levels),
         seconds=time.perf_counter() - started,
+        unsettled=unsettled,
     )
     state.iterations.append(record)
     if progress:

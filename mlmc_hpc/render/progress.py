@@ -24,6 +24,8 @@ def progress_line(
         goal = variance_target(eps, theta)
         tested = "not tested" if math.isnan(record.bias) else f"{record.bias:.3e}"
         bias = f"{tested} / {bias_target(eps, theta):.3e}"
+        if record.unsettled:
+            bias += " (levels not settled)"
     seconds = f"{record.seconds:.2f} s" if elapsed_s is None else f"elapsed {elapsed_s:6.2f} s"
     return (
         f"iter {index:3d}  L={record.L:2d}  added [{added}]  "

@@ -21,14 +21,13 @@ def price_lines(result: RunResult) -> str:
             f"reference  {result.reference_price:.6f} (closed form)  "
             f"error {error:+.6f} = {error / result.eps:+.2f} eps"
         )
+    state = "yes" if result.converged else "NO (the warnings say why)"
     if result.method == "mc":
         steps = int(result.levels["cost_per_sample"][0])
         grid = "exact sampling" if steps == 1 and _exact(result) else f"{steps} timesteps"
-        state = f"plain Monte Carlo, {grid}, variance target met"
-        if grid != "exact sampling":
-            state += " (grid bias not estimated)"
-    else:
-        state = "yes" if result.converged else "NO (bias test failed at Lmax)"
+        state += f"  plain Monte Carlo, {grid}"
+    elif result.effective_Lmin > load_config_text(result.config).mlmc.Lmin:
+        state += f"  (Lmin raised to {result.effective_Lmin} for the problem's scales)"
     lines.append(
         f"converged  {state}  L = {result.L}  eps = {result.eps:g}  "
         f"wall {result.wall_time_s:.2f} s  backend {result.backend}  workers {result.n_workers}"
@@ -53,6 +52,8 @@ def summary_dict(result: RunResult, output: str) -> dict[str, Any]:
         "error": result.price - reference if math.isfinite(reference) else None,
         "eps": result.eps,
         "converged": result.converged,
+        "warnings": result.warnings.splitlines(),
+        "effective_Lmin": result.effective_Lmin,
         "method": result.method,
         "ci95": [result.ci95_low, result.ci95_high],
         "L": result.L,

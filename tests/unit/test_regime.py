@@ -135,6 +135,9 @@ def test_giles_driver_stops_early_on_the_pre_asymptotic_levels_and_the_robust_on
     assert giles.converged and giles.L == 3
     assert abs(giles.price - true_price) > 4 * 0.02
     assert robust.converged and robust.L >= 8
+    unsettled = [record.unsettled for record in robust.iterations if record.unsettled]
+    assert unsettled and all("change sign" in u or "do not shrink" in u for u in unsettled)
+    assert not any(record.unsettled for record in giles.iterations)
     remaining = sum(means[robust.L + 1 :]) + means[-1]
     assert remaining <= math.sqrt(settings.theta) * settings.eps
 
