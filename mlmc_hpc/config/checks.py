@@ -22,6 +22,8 @@ from .schema import (
 )
 
 MAX_LOG2_FINEST_COST = 40  # M**Lmax <= 2**40 fine timesteps per sample
+MAX_SEED = 2**64 - 1  # seeds are unsigned 64-bit (HDF5 stores them as uint64, exactly)
+MAX_COUNT = 2**40  # N0 and batch_timesteps: sample and timestep counts stay far from int64
 Check = Callable[[str, Any], Any]
 
 
@@ -47,13 +49,23 @@ def _number(key: str, value: Any) -> float:
             raise ConfigError(f"{key} must be a number, got {show(value)}") from None
     if not isinstance(value, (int, float)):
         raise ConfigError(f"{key} must be a number, got {show(value)}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:
+        raise ConfigError(f"{key} must be a finite number, got an integer of "
+                          f"{len(str(abs(value)))} digits") from None  # fmt: skip
     if not math.isfinite(value):
         raise ConfigError(f"{key} must be a finite number, got {value}")
     return value
 
 
 def _integer(key: str, value: Any) -> int:
+    """Integers exactly, whatever their size (never through a float); integral floats and
+    digit strings too."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
     number = _number(key, value)
     if number != int(number):
         raise ConfigError(f"{key} must be an integer, got {show(value)}")
@@ -81,11 +93,13 @@ def non_negative(key: str, value: Any) -> float:
     return number
 
 
-def int_at_least(low: int) -> Callable[[str, Any], int]:
-    """A check that accepts integers >= ``low`` (integral floats too) and returns an int."""
+def int_at_least(low: int, high: int | None = None) -> Callable[[str, Any], int]:
+    """A check that accepts integers in low..high (integral floats too) and returns an int."""
 
     def check(key: str, value: Any) -> int:
         number = _integer(key, value)
+        if high is not None and not low <= number <= high:
+            raise ConfigError(f"{key} must be an integer in {low}..{high}, got {show(value)}")
         if number < low:
             raise ConfigError(f"{key} must be an integer >= {low}, got {show(value)}")
         return number
@@ -152,9 +166,11 @@ def batch_size(key: str, value: Any) -> int | None:
     if value == "auto":
         return None
     try:
-        return int_at_least(1)(key, value)
+        return int_at_least(1, MAX_COUNT)(key, value)
     except ConfigError:
-        raise ConfigError(f"{key} must be auto or an integer >= 1, got {show(value)}") from None
+        raise ConfigError(
+            f"{key} must be auto or an integer in 1..{MAX_COUNT}, got {show(value)}"
+        ) from None
 
 
 SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
@@ -173,7 +189,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "eps": positive,
         "Lmin": int_at_least(2),
         "Lmax": int_at_least(2),
-        "N0": int_at_least(1),
+        "N0": int_at_least(1, MAX_COUNT),
         "theta": open_unit_interval,
         "M": int_at_least(2),
         "alpha": optional_rate,
@@ -184,7 +200,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "mc_steps": steps_or_auto,
     },
     "run": {
-        "seed": int_at_least(0),
+        "seed": int_at_least(0, MAX_SEED),
         "backend": one_of(BACKENDS),
         "batch_timesteps": batch_size,
         "output": text,
@@ -217,6 +233,19 @@ def check_option(option: dict[str, Any]) -> None:
             )
 
 
+def largest_Lmax(M: int) -> int:
+    """The finest level allowed for refinement factor M: M**Lmax <= 2**MAX_LOG2_FINEST_COST."""
+    return int(MAX_LOG2_FINEST_COST / math.log2(M) + 1e-9)
+
+
+def text_keys() -> set[str]:
+    """Dotted keys whose value is a string (``name``, ``run.output``): the command line
+    passes them as typed, never through YAML (``--output 'run #2.h5'``, ``--set name=yes``)."""
+    keys = {f"{section}.{key}" for section, checks in SCHEMA.items()
+            for key, check in checks.items() if check is text}  # fmt: skip
+    return keys | {"name"}
+
+
 def validate(data: dict[str, Any]) -> dict[str, Any]:
     """Check every key of a fully merged config; returns ``{section: {key: value}}`` with
     ``name`` as a string. ``run.backend`` and ``run.batch_timesteps`` may still be ``auto``
@@ -230,8 +259,8 @@ def validate(data: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"mlmc.M must be an integer in 2..16, got {mlmc['M']}")
     if mlmc["Lmax"] < mlmc["Lmin"]:
         raise ConfigError(f"mlmc.Lmax must be >= mlmc.Lmin ({mlmc['Lmin']}), got {mlmc['Lmax']}")
-    if mlmc["Lmax"] * math.log2(mlmc["M"]) > MAX_LOG2_FINEST_COST:
-        largest = int(MAX_LOG2_FINEST_COST / math.log2(mlmc["M"]) + 1e-9)
+    if mlmc["Lmax"] > largest_Lmax(mlmc["M"]):
+        largest = largest_Lmax(mlmc["M"])
         raise ConfigError(
             f"mlmc.Lmax must be <= {largest} for M = {mlmc['M']} "
             f"(M**Lmax <= 2**{MAX_LOG2_FINEST_COST} timesteps per sample), got {mlmc['Lmax']}"

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
-from .checks import show, unknown_key_message, validate
+from .checks import show, text_keys, unknown_key_message, validate
 from .resolve import resolve_run
 from .schema import Config, MLMCSettings, OptionSpec, RunSpec
 
@@ -87,10 +87,13 @@ def read_yaml_file(path: str | Path) -> dict[str, Any]:
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
-    """``section.key=value`` from ``--set``; the value is parsed as YAML (``0.1``, ``null``)."""
+    """``section.key=value`` from ``--set``; the value is parsed as YAML (``0.1``, ``null``),
+    except for string keys (``name``, ``run.output``), which keep the text as typed."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--set expects section.key=value (e.g. mlmc.eps=0.001), got {text!r}")
+    if key.strip() in text_keys():
+        return key.strip(), value
     try:
         parsed = yaml.safe_load(value) if value.strip() else ""
     except yaml.YAMLError:

@@ -8,8 +8,8 @@ the cost per sample is the deterministic timestep count, never wall time.
 Complexity theorem: Giles, Acta Numerica 24 (2015), Theorem 1; algorithm: ibid.,
 Algorithm 1, with the variance split theta of section 3.3. The bias test is Giles' plus
 the :mod:`~mlmc_hpc.core.regime` checks (``Safeguards``): it is accepted only when the
-finest levels are in the regime it assumes, and alpha is regressed on settled levels and
-capped at the scheme's weak order; ``GILES`` switches both off (Giles' driver exactly).
+finest levels are in the regime it assumes, and alpha is no larger than its regression
+on the settled levels nor the scheme's weak order; ``GILES`` switches both off.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from .estimators import (
     optimal_samples,
     remaining_bias,
 )
-from .regime import ROBUST, Safeguards, regime_problem, weak_rate
+from .regime import MIN_SAMPLES, ROBUST, Safeguards, regime_problem, weak_rate
 from .sums import LevelSums
 
 
@@ -53,7 +53,7 @@ class IterationRecord:
     bias: float  # remaining-bias estimate (NaN when the bias test did not run)
     variance: float  # estimator variance sum V_l / N_l after the iteration
     seconds: float  # wall time of the iteration
-    unsettled: str = ""  # why the bias test was not believed (regime check), else empty
+    unsettled: str = ""  # why a passed bias test was not believed (regime check), else empty
 
 
 @dataclass
@@ -167,15 +167,17 @@ def run_mlmc(
         means, variances = floor_estimates(means, variances, state.alpha, state.beta)
         alpha, beta, gamma = estimate_rates(means, variances, costs, fixed)
         if s.alpha is None:
-            alpha = weak_rate(means, levels, safeguards)
+            alpha = weak_rate(alpha, means, levels, safeguards)
         state.alpha, state.beta, state.gamma = alpha, beta, gamma
-        extra = extra_samples(optimal_samples(variances, costs, s.eps, s.theta), done)
+        extra = extra_samples(sample_targets(variances, costs, s, safeguards), done)
 
-        bias, problem = math.nan, None
+        bias, unsettled = math.nan, ""
         if nearly_converged(extra, done):
             bias = remaining_bias(means, alpha)
             problem = regime_problem(levels) if safeguards.regime else None
-            state.converged = bias <= bias_target(s.eps, s.theta) and problem is None
+            passed = bias <= bias_target(s.eps, s.theta)
+            unsettled = problem if passed and problem else ""
+            state.converged = passed and problem is None
             if not state.converged and len(levels) - 1 == s.Lmax:
                 if warn:
                     warn(no_convergence_message(bias, bias_target(s.eps, s.theta), s.Lmax, problem))
@@ -185,11 +187,20 @@ def run_mlmc(
                 variances = np.append(variances, variances[-1] / 2.0**beta)
                 costs = np.append(costs, costs[-1] * 2.0**gamma)
                 done = np.append(done, 0)
-                extra = extra_samples(optimal_samples(variances, costs, s.eps, s.theta), done)
+                extra = extra_samples(sample_targets(variances, costs, s, safeguards), done)
         state.extra = np.asarray(extra, dtype=np.int64)
         state.finished = state.finished or int(state.extra.sum()) == 0
-        end_iteration(state, taken, bias, started, progress, checkpoint, problem or "")
+        end_iteration(state, taken, bias, started, progress, checkpoint, unsettled)
     return state.estimate()
+
+
+def sample_targets(
+    variances: np.ndarray, costs: np.ndarray, s: MLMCSettings, safeguards: Safeguards
+) -> np.ndarray:
+    """Giles' optimal N_l; with the regime checks at least MIN_SAMPLES per level, so that
+    every level's mean and variance are resolved enough for the checks to see them."""
+    targets = optimal_samples(variances, costs, s.eps, s.theta)
+    return np.maximum(targets, MIN_SAMPLES) if safeguards.regime else targets
 
 
 def no_convergence_message(bias: float, target: float, Lmax: int, problem: str | None) -> str:

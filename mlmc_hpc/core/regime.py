@@ -17,11 +17,13 @@ Over the *window* {L-2, L-1, L} (levels >= 1, the levels the bias test uses):
 * decay: a pair with |m_{l+1}| > rho |m_l| + z sqrt(s_{l+1}^2 + rho^2 s_l^2), i.e. the
   correction does not shrink by at least rho = 2^-MIN_DECAY_RATE (Giles' smallest rate).
 
-The weak rate is regressed only on the *settled* levels (the longest run of finest levels
-with no such problem) and capped at the scheme's weak order: a rate regressed on levels
-that have not settled can exceed it, which shrinks 1 / (2^alpha - 1) and makes the
-remaining bias look smaller than it is. The cap is conservative: a payoff that really
-converges faster pays for a level it did not need, never for a wrong price.
+The weak rate is at most the one regressed on the *settled* levels (the longest run of
+finest levels with no such problem), at most Giles' (regressed on 1..L) and at most the
+scheme's weak order: a rate regressed on levels that have not settled can exceed the true
+one, which shrinks 1 / (2^alpha - 1) and makes the remaining bias look smaller than it is.
+Taking the smallest is conservative: a payoff that really converges faster pays for a
+level it did not need, never for a wrong price, and the robust driver never stops earlier
+than Giles' on the same samples for want of caution in alpha.
 """
 
 from __future__ import annotations
@@ -38,15 +40,18 @@ from .sums import LevelSums
 Z_SIGNIFICANT = 3.0  # a correction or a difference is real when above z standard errors
 MIN_DECAY_RATE = MIN_RATE  # the regime shrinks corrections by at least 2^-0.5 per level
 WINDOW = 3  # the levels Giles' bias test uses: L-2, L-1, L
+MIN_SAMPLES = 30  # fewer: a level's standard error is not trusted (inf); the driver
+# with the regime checks takes at least this many on every level
 
 
 @dataclass(frozen=True)
 class Safeguards:
     """What the driver checks beyond Giles' test (``mlmc.convergence``).
 
-    ``regime``: accept the bias test only when :func:`regime_problem` finds nothing and
-    regress alpha on the settled levels; ``alpha_max``: cap on a regressed alpha (log2
-    units: the scheme's weak order times log2 M); inf and False give Giles' driver.
+    ``regime``: accept the bias test only when :func:`regime_problem` finds nothing, and
+    keep alpha no larger than its regression on the settled levels; ``alpha_max``: cap on
+    a regressed alpha (log2 units: the scheme's weak order times log2 M); False and inf
+    give Giles' driver.
     """
 
     regime: bool = True
@@ -58,9 +63,11 @@ GILES = Safeguards(regime=False)  # Giles' driver exactly
 
 
 def signed_means(levels: Sequence[LevelSums]) -> tuple[np.ndarray, np.ndarray]:
-    """(m_l, s_l): each level's mean correction and its standard error sqrt(V_l / N_l)."""
+    """(m_l, s_l): each level's mean correction and its standard error sqrt(V_l / N_l);
+    s_l = inf below MIN_SAMPLES samples, where neither the mean nor V_l can be trusted."""
     means = np.array([lv.mean for lv in levels])
-    errors = np.array([math.sqrt(lv.variance / lv.n) if lv.n else math.inf for lv in levels])
+    errors = np.array([math.sqrt(lv.variance / lv.n) if lv.n >= MIN_SAMPLES else math.inf
+                       for lv in levels])  # fmt: skip
     return means, errors
 
 
@@ -110,10 +117,18 @@ def settled_from(levels: Sequence[LevelSums]) -> int:
     return first
 
 
-def weak_rate(means: np.ndarray, levels: Sequence[LevelSums], safeguards: Safeguards) -> float:
-    """alpha from |m_l| (floored): regressed on the settled levels when there are at least
-    two of them (else on 1..L, as Giles), clamped below at MIN_RATE and above at the cap."""
-    first = settled_from(levels) if safeguards.regime else 1
-    used = means if len(means) - first < 2 else np.concatenate(([0.0], means[first:]))
-    alpha = max(MIN_RATE, -regression_slope(used))
+def weak_rate(
+    giles: float, means: np.ndarray, levels: Sequence[LevelSums], safeguards: Safeguards
+) -> float:
+    """alpha from Giles' regression ``giles`` (on levels 1..L of the floored |m_l|): with the
+    regime checks, also no more than the regression on the settled levels (when there are
+    at least two, clamped below at MIN_RATE), and never above the cap. The smallest: each
+    alone can overstate alpha (unsettled levels can pull Giles' regression either way), and
+    a smaller alpha only makes the bias estimate m_L / (2^alpha - 1) more cautious."""
+    alpha = giles
+    if safeguards.regime:
+        first = settled_from(levels)
+        if len(means) - first >= 2:
+            settled = -regression_slope(np.concatenate(([0.0], means[first:])))
+            alpha = min(alpha, max(MIN_RATE, settled))
     return min(alpha, safeguards.alpha_max)

@@ -27,7 +27,7 @@ def write_hdf5(path: str | Path, attrs: dict[str, Any], groups: dict[str, dict])
     try:
         with h5py.File(temporary, "w") as h5:
             for name, value in attrs.items():
-                h5.attrs[name] = value
+                h5.attrs[name] = _attribute(value)
             for group_name, contents in groups.items():
                 group = h5.create_group(group_name)
                 for key, values in contents.items():
@@ -54,6 +54,13 @@ def read_hdf5(path: str | Path) -> tuple[dict[str, Any], dict[str, dict[str, np.
             if isinstance(item, h5py.Group)
         }
     return attrs, groups
+
+
+def _attribute(value: Any) -> Any:
+    """Integers above int64's range (seeds up to 2**64 - 1) as uint64, exactly."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > np.iinfo(np.int64).max:
+        return np.uint64(value)
+    return value
 
 
 def _plain(value: Any) -> Any:

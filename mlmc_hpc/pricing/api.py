@@ -62,8 +62,9 @@ def price(
     YAML file or preset is the command line's default and is not used here. ``executor``
     defaults to this process; one passed in must be new and built for this config (else
     ValueError). ``progress(record)`` is called after every iteration; the driver's warnings
-    (no weak convergence at Lmax) are ``RuntimeWarning``s. Raises ConfigError (a ValueError)
-    on bad input, with the CLI's one-line message.
+    and the run's notes (an Lmin raised to the problem's scales, converged withdrawn and
+    why) are ``RuntimeWarning``s, also kept in ``result.warnings``. Raises ConfigError (a
+    ValueError) on bad input, with the CLI's one-line message.
     """
     pairs = [*overrides, *keyword_overrides(keywords)]
     if output is not None:

@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..config.checks import largest_Lmax
 from ..config.schema import Config, MLMCSettings
 from ..core.driver import MLMCEstimate
 from ..core.regime import GILES, Safeguards
@@ -60,11 +61,13 @@ def driver_plan(config: Config) -> DriverPlan:
     if coarsest.level == mlmc.Lmin:
         return DriverPlan(mlmc, safeguards)
     if coarsest.level > mlmc.Lmax:
+        largest = largest_Lmax(mlmc.M)
+        fix = (f"raise mlmc.Lmax to at least {coarsest.level + 2}" if coarsest.level + 2 <= largest
+               else f"no Lmax allowed for M = {mlmc.M} (at most {largest}) reaches it")  # fmt: skip
         doubt = (f"the problem's scales need levels finer than mlmc.Lmax = {mlmc.Lmax} "
-                 f"({'; '.join(coarsest.reasons)}): raise mlmc.Lmax to at least "
-                 f"{coarsest.level + 2} or accept an unconverged estimate")  # fmt: skip
-        settings = dataclasses.replace(mlmc, Lmin=mlmc.Lmax)
-        return DriverPlan(settings, safeguards, (doubt,), doubt)
+                 f"({'; '.join(coarsest.reasons)}): {fix}, or accept an unconverged "
+                 f"estimate")  # fmt: skip
+        return DriverPlan(mlmc, safeguards, (doubt,), doubt)  # no raise: it could not help
     settings = dataclasses.replace(mlmc, Lmin=coarsest.level)
     return DriverPlan(settings, safeguards, (coarsest.message(mlmc.Lmin),))
 

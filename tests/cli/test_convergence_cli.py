@@ -44,7 +44,7 @@ def test_unreachable_scales_exit_0_not_converged_with_reasons(tmp_path):
     assert "raise mlmc.Lmax to at least 16" in lines[0]
     assert "converged  NO (the warnings say why)" in proc.stdout
     result = RunResult.load(out)
-    assert not result.converged and result.effective_Lmin == 12
+    assert not result.converged and result.effective_Lmin == 2
     assert result.warnings.splitlines() == [line.removeprefix("warning: ") for line in lines]
 
 

@@ -5,7 +5,9 @@ Each case runs the CLI (a contract that never moves) at a fixed seed and a small
 exercised) and compares ``float.hex`` of the price and of every level's eight sums with the
 values the code produced before the package was reorganised (commit 5772ddc). A change here
 means the random streams, the batching or the arithmetic changed: that needs a CHANGELOG
-entry under "contracts", never a silent update of these numbers.
+entry under "contracts", never a silent update of these numbers. The MLMC cases of 0.2.0
+run with ``mlmc.convergence=giles`` (Giles' decisions, unchanged since); ``barrier_robust``
+pins the default robust driver (raised Lmin, regime checks, 30-sample floor) as of 0.3.0.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from tests.helpers import run_cli
 CASES = {
     "european_call": [
         "--set", "option.type=call", "--eps", "0.05", "--seed", "11",
-        "--set", "run.batch_timesteps=65536",
+        "--set", "run.batch_timesteps=65536", "--set", "mlmc.convergence=giles",
     ],
     "asian": [
         "--set", "option.type=asian", "--eps", "0.05", "--seed", "12",
-        "--set", "run.batch_timesteps=65536",
+        "--set", "run.batch_timesteps=65536", "--set", "mlmc.convergence=giles",
     ],
     "plain_mc": [
         "--set", "option.type=put", "--set", "mlmc.method=mc", "--eps", "0.05",
@@ -30,7 +32,11 @@ CASES = {
     ],
     "lookback_M4": [
         "--set", "option.type=lookback", "--set", "mlmc.M=4", "--eps", "0.1", "--seed", "14",
-        "--set", "run.batch_timesteps=65536",
+        "--set", "run.batch_timesteps=65536", "--set", "mlmc.convergence=giles",
+    ],
+    "barrier_robust": [
+        "--set", "option.type=barrier", "--set", "option.barrier=95", "--eps", "0.05",
+        "--seed", "15", "--set", "run.batch_timesteps=65536",
     ],
 }  # fmt: skip
 
@@ -174,6 +180,112 @@ GOLDEN: dict[str, tuple[str, list[list[str]]]] = {'asian': ('0x1.6abfa7b023d54p+
                 '0x1.446d8f271fdfcp+17',
                 '0x1.7d0b8873e3812p+21',
                 '0x1.d6ac000000000p+14']])}  # fmt: skip
+
+GOLDEN["barrier_robust"] = (
+    "0x1.680931b39f79ep+2",
+    [
+        [
+            "0x1.9bab000000000p+16",
+            "0x1.1faa6af714802p+19",
+            "0x1.a5a70a28577a4p+23",
+            "0x1.d27b781a2c640p+28",
+            "0x1.5218e74d4fa9ep+34",
+            "0x1.1faa6af714802p+19",
+            "0x1.a5a70a28577a4p+23",
+            "0x1.9bab000000000p+16",
+        ],
+        [
+            "0x1.3880000000000p+13",
+            "-0x1.82658e5b8a5e6p+9",
+            "0x1.d9bb9c7d6185ep+11",
+            "-0x1.cbbcd972819a8p+13",
+            "0x1.b666c9545bb08p+16",
+            "0x1.b215d1de204a4p+15",
+            "0x1.53f05fde01923p+20",
+            "0x1.3880000000000p+14",
+        ],
+        [
+            "0x1.3880000000000p+13",
+            "-0x1.4b6ead1a7acf9p+8",
+            "0x1.82a81e2a8812ep+10",
+            "-0x1.f72e59aa599f3p+10",
+            "0x1.7bf7b7ecf11adp+13",
+            "0x1.ad90146e16d0cp+15",
+            "0x1.75212deee2188p+20",
+            "0x1.3880000000000p+15",
+        ],
+        [
+            "0x1.3880000000000p+13",
+            "0x1.fcecf283c05a0p+6",
+            "0x1.b677d5f2a7fb4p+9",
+            "0x1.e56e0120fae60p+10",
+            "0x1.b6f9aeb5fe4d8p+13",
+            "0x1.b6138691d7450p+15",
+            "0x1.92ea6d9ee11b0p+20",
+            "0x1.3880000000000p+16",
+        ],
+        [
+            "0x1.3880000000000p+13",
+            "0x1.5ddf64201e080p+8",
+            "0x1.381d39350d1ddp+9",
+            "0x1.90b6953ca28eap+10",
+            "0x1.0b957a1061104p+13",
+            "0x1.aee031284e4acp+15",
+            "0x1.b3b3708c2b016p+20",
+            "0x1.3880000000000p+17",
+        ],
+        [
+            "0x1.3880000000000p+13",
+            "0x1.a3ff59000caadp+8",
+            "0x1.4647b4393cb61p+9",
+            "0x1.62de71a349803p+11",
+            "0x1.4df3867be3028p+14",
+            "0x1.bfbb46a3c632ap+15",
+            "0x1.d6b32aada87a2p+20",
+            "0x1.3880000000000p+18",
+        ],
+        [
+            "0x1.3880000000000p+13",
+            "0x1.173de662645bfp+8",
+            "0x1.01b60645f8228p+8",
+            "0x1.d4245da426f24p+8",
+            "0x1.2c432572c48bdp+10",
+            "0x1.afa3fffe94d57p+15",
+            "0x1.ce62670350d84p+20",
+            "0x1.3880000000000p+19",
+        ],
+        [
+            "0x1.3880000000000p+13",
+            "0x1.3d2fe4b123a82p+7",
+            "0x1.254213d5bc4cbp+7",
+            "0x1.0dcf8210b220fp+8",
+            "0x1.52492696ea6dap+9",
+            "0x1.a389d4dfe3efcp+15",
+            "0x1.c86b1788317dbp+20",
+            "0x1.3880000000000p+20",
+        ],
+        [
+            "0x1.3880000000000p+13",
+            "0x1.22df42eb72221p+6",
+            "0x1.795efcacf4d85p+5",
+            "0x1.378f7dc970989p+6",
+            "0x1.9783aab521d0bp+7",
+            "0x1.a32732a5cc151p+15",
+            "0x1.c8e137ff5fbf1p+20",
+            "0x1.3880000000000p+21",
+        ],
+        [
+            "0x1.e000000000000p+4",
+            "0x1.3171c6fbf85c1p-3",
+            "0x1.50772d774ae91p-5",
+            "0x1.006c20e92a850p-8",
+            "0x1.b21ab4e6e9117p-11",
+            "0x1.ef0c62474a634p+6",
+            "0x1.3847d163b3e22p+12",
+            "0x1.e000000000000p+13",
+        ],
+    ],
+)
 
 
 def run_case(tmp_path, name: str) -> tuple[str, list[list[str]]]:

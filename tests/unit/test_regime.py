@@ -88,19 +88,27 @@ def test_settled_from_and_weak_rate_on_settled_levels():
     sums = levels(seq)
     assert settled_from(sums) == 6
     means = np.abs(seq)
-    robust = weak_rate(means, sums, Safeguards(regime=True))
-    expected = -np.polyfit(np.arange(6, 10), np.log2(means[6:]), 1)[0]
-    assert robust == pytest.approx(expected, rel=1e-12)
-    giles = weak_rate(means, sums, GILES)
-    assert giles == pytest.approx(max(0.5, -np.polyfit(np.arange(1, 10), np.log2(means[1:]), 1)[0]))
+    settled = -np.polyfit(np.arange(6, 10), np.log2(means[6:]), 1)[0]
+    assert weak_rate(2.0, means, sums, GILES) == 2.0
+    assert weak_rate(2.0, means, sums, Safeguards(regime=True)) == pytest.approx(settled)
+    assert weak_rate(0.7, means, sums, Safeguards(regime=True)) == 0.7  # the smaller one
+    assert weak_rate(2.0, means, sums, Safeguards(regime=True, alpha_max=1.0)) == 1.0
 
 
 def test_a_regressed_rate_above_the_weak_order_is_capped():
-    means = np.array([10.0, 0.4, 0.1, 0.025])  # alpha = 2 by regression
+    means = np.array([10.0, 0.4, 0.1, 0.025])  # alpha = 2 by regression, settled
     sums = levels(means)
-    assert weak_rate(means, sums, GILES) == pytest.approx(2.0)
-    assert weak_rate(means, sums, Safeguards(regime=True, alpha_max=1.0)) == 1.0
+    assert weak_rate(2.0, means, sums, Safeguards(regime=True)) == pytest.approx(2.0)
+    assert weak_rate(2.0, means, sums, Safeguards(regime=True, alpha_max=1.0)) == 1.0
     assert max_weak_rate(2) == 1.0 and max_weak_rate(4) == 2.0
+
+
+def test_levels_with_few_samples_are_never_significant():
+    """Under MIN_SAMPLES (30) samples neither the mean nor its variance is trusted: a level
+    with one sample (variance 0) must not look like an exact, significant correction."""
+    few = [level(5.0, 1e-6, 10**6), level(-0.1, 1e-6, 10**6), level(0.3, 0.0, 1)]
+    assert signed_means(few)[1][2] == math.inf
+    assert regime_problem(few) is None
 
 
 # --------------------------------------------------------------------------- the driver
@@ -135,9 +143,15 @@ def test_giles_driver_stops_early_on_the_pre_asymptotic_levels_and_the_robust_on
     assert giles.converged and giles.L == 3
     assert abs(giles.price - true_price) > 4 * 0.02
     assert robust.converged and robust.L >= 8
-    unsettled = [record.unsettled for record in robust.iterations if record.unsettled]
-    assert unsettled and all("change sign" in u or "do not shrink" in u for u in unsettled)
     assert not any(record.unsettled for record in giles.iterations)
+    # Without the cap, the regime checks alone catch it once the corrections are resolved
+    # (variances / 10^4; with the full variances m_3 = 0.0072 is noise, and only the cap and
+    # the scales' Lmin keep the run from stopping at L = 3).
+    quiet = [v / 1e4 for v in variances]
+    uncapped = run_mlmc(FakeExecutor(means, quiet), settings, safeguards=Safeguards())
+    assert uncapped.converged and uncapped.L >= 8
+    unsettled = [record.unsettled for record in uncapped.iterations if record.unsettled]
+    assert unsettled and all("change sign" in u or "do not shrink" in u for u in unsettled)
     remaining = sum(means[robust.L + 1 :]) + means[-1]
     assert remaining <= math.sqrt(settings.theta) * settings.eps
 
@@ -200,8 +214,11 @@ def test_plan_raises_lmin_and_says_so():
 def test_scales_beyond_lmax_are_a_doubt():
     config = load_config({"option": {"T": 10, "r": 5}, "mlmc": {"Lmax": 10}})
     plan = driver_plan(config)
-    assert plan.settings.Lmin == 10
+    assert plan.settings.Lmin == 2  # no raise that cannot help (and could cost 10^4 x 2^10 each)
     assert plan.doubt and "raise mlmc.Lmax to at least 16" in plan.doubt
+    near = load_config({"option": {"type": "barrier", "barrier": 99.999999},
+                        "mlmc": {"M": 16, "Lmax": 10}})  # fmt: skip
+    assert "no Lmax allowed for M = 16 (at most 10) reaches it" in driver_plan(near).doubt
 
 
 def test_plain_mc_on_a_grid_is_never_converged_and_exact_sampling_can_be():

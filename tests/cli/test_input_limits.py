@@ -1,0 +1,67 @@
+"""Input at and beyond the documented limits: seeds are exact up to 2**64 - 1, counts stop
+at 2**40, numbers too large for a float are one-line errors, and string values given on
+the command line stay strings (issue 16, part 1)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlmc_hpc.io.run_result import RunResult
+from tests.helpers import run_cli
+
+QUICK = ("--eps", "0.5", "--quiet")
+
+
+def test_largest_seed_round_trips_exactly(tmp_path):
+    seed = 2**64 - 1
+    out = tmp_path / "seed.h5"
+    proc = run_cli(*QUICK, "--seed", str(seed), "--json", "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["seed"] == seed
+    assert RunResult.load(out).seed == seed
+
+
+def test_seeds_above_2_53_are_not_rounded(tmp_path):
+    """2**53 and 2**53 + 1 are the same float; as seeds they are different streams."""
+    prices = []
+    for seed in (2**53, 2**53 + 1):
+        proc = run_cli(*QUICK, "--seed", str(seed), "--json",
+                       "--output", str(tmp_path / f"{seed}.h5"))  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["seed"] == seed
+        prices.append(json.loads(proc.stdout)["price"])
+    assert prices[0] != prices[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--seed", str(2**64)),
+         f"run.seed must be an integer in 0..{2**64 - 1}, got {2**64}"),
+        (("--set", "mlmc.N0=" + "1" + "0" * 30),
+         f"mlmc.N0 must be an integer in 1..{2**40}, got 1{'0' * 30}"),
+        (("--set", f"run.batch_timesteps={2**70}"),
+         f"run.batch_timesteps must be auto or an integer in 1..{2**40}, got {2**70}"),
+        (("--set", "option.S0=1" + "0" * 400),
+         "option.S0 must be a finite number, got an integer of 401 digits"),
+    ],
+)  # fmt: skip
+def test_numbers_beyond_the_limits_are_one_line_errors(tmp_path, args, message):
+    out = tmp_path / "never.h5"
+    proc = run_cli(*QUICK, *args, "--output", str(out))
+    assert proc.returncode == 2
+    assert proc.stderr == f"config error: {message}\n"
+    assert not out.exists()
+
+
+def test_string_values_on_the_command_line_stay_strings(tmp_path):
+    proc = run_cli(*QUICK, "--json", "--output", "run #2.h5", "--set", "name=yes", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["name"] == "yes" and summary["output"] == "run #2.h5"
+    assert (tmp_path / "run #2.h5").is_file()
+    proc = run_cli(*QUICK, "--set", "run.output=2024", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert RunResult.load(tmp_path / "2024").name == "default"
