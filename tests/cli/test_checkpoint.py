@@ -246,6 +246,8 @@ OTHER_WORKLOADS = {  # eps sized for about 0.3 s per run
         ("mlmc.mc_steps", 16),
         ("mlmc.eps", 1.0),
     ],
+    # TSLA (S0 = 430, sigma = 0.3, T = 0.5) with a barrier 5% below spot: Lmin raised to 8
+    "barrier near spot": [("option.type", "barrier"), ("option.barrier", 410.0), ("mlmc.eps", 0.1)],
 }
 
 
@@ -262,3 +264,6 @@ def test_path_payoffs_and_plain_mc_resume_bit_identically(tmp_path, workload, st
     finished = run_pricing(config, serial_executor(config), resume=read_checkpoint(out, config))
     assert finished.method == config.mlmc.method and finished.resumed == 1
     assert_same_run(finished, reference)
+    assert finished.effective_Lmin == reference.effective_Lmin
+    assert workload != "barrier near spot" or finished.effective_Lmin == 8
+    assert finished.warnings == reference.warnings and finished.converged == reference.converged
