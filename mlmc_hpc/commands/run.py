@@ -28,6 +28,8 @@ def add_parser(commands: Any) -> None:
     add_config_options(run)
     run.add_argument("--eps", help="target RMS error (overrides mlmc.eps)")
     run.add_argument("--output", help="HDF5 result path (overrides run.output)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace a finished result at the output path")  # fmt: skip
     run.add_argument(
         "--resume",
         action="store_true",
@@ -41,7 +43,7 @@ def prepare(args: argparse.Namespace) -> tuple[Config, Resume | None]:
     """Validated config and, with --resume, the saved state to continue from; raises
     ConfigError before anything is computed or written."""
     config = config_from_args(args, output=args.output)
-    check_writable(config.run.output)
+    check_writable(config.run.output, overwrite=args.overwrite)
     if args.resume:
         return config, read_checkpoint(config.run.output, config)
     refuse_unfinished(config.run.output)

@@ -39,6 +39,8 @@ def add_parser(commands: Any) -> None:
     test.add_argument("--repeat", default="1",
                       help="K runs per eps: RMS error against the closed form")  # fmt: skip
     test.add_argument("--output", help="HDF5 path (default results/NAME-test.h5)")
+    test.add_argument("--overwrite", action="store_true",
+                      help="replace a finished result at the output path")  # fmt: skip
     test.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
@@ -79,7 +81,7 @@ def prepare_test(args: argparse.Namespace) -> tuple[Config, dict[str, Any]]:
                           f"got {method}")  # fmt: skip
     config = config_from_args(args)
     output = args.output or str(Path(config.run.output).with_name(f"{config.name}-test.h5"))
-    check_writable(output)
+    check_writable(output, overwrite=args.overwrite)
     plan["output"] = output
     return config, plan
 

@@ -19,6 +19,7 @@ from ..errors import ConfigError
 from .checks import show, text_keys, unknown_key_message, validate
 from .resolve import resolve_run
 from .schema import Config, MLMCSettings, OptionSpec, RunSpec
+from .yamlfile import load_yaml, read_config_text
 
 ConfigSource = str | Path | Mapping[str, Any] | None
 _PACKAGE = "mlmc_hpc.config"
@@ -52,7 +53,7 @@ def preset_data(name: str) -> dict[str, Any]:
 def parse_yaml(text: str, origin: str) -> dict[str, Any]:
     """A YAML mapping; syntax errors become one-line ConfigErrors naming ``origin``."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -60,6 +61,8 @@ def parse_yaml(text: str, origin: str) -> dict[str, Any]:
         raise ConfigError(f"YAML syntax error in {origin}{where}: {problem}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"YAML error in {origin}: {str(exc).splitlines()[0]}") from None
+    except ConfigError as exc:  # a duplicate key or deep nesting (StrictLoader)
+        raise ConfigError(f"{exc} in {origin}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -77,13 +80,7 @@ def read_yaml_file(path: str | Path) -> dict[str, Any]:
     if not os.path.lexists(name) and os.sep not in name and "." not in name:
         return preset_data(name)
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.__class__.__name__}") from None
-    return parse_yaml(text, str(path))
+    return parse_yaml(read_config_text(path), str(path))
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

@@ -8,6 +8,7 @@ values; :func:`file_kind` tells a run result, a test result and anything else ap
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -90,13 +91,24 @@ def file_kind(path: str | Path) -> str | None:
         return "checkpoint" if "checkpoint" in h5 else "run"
 
 
-def check_writable(output: str | Path) -> None:
-    """Refuse, before any work, an output path a result could not be written to."""
+def check_writable(output: str | Path, overwrite: bool = False) -> None:
+    """Refuse, before any work, an output path a result could not or may not be written to.
+
+    What is already there may be replaced only when it is a result of this program: never
+    a directory, a FIFO or device, a text file (the run's own config, say) or another HDF5
+    file; a finished result (``run`` or ``test`` file) only with ``overwrite`` (``--overwrite``);
+    an unfinished run is the caller's business (``--resume``, :mod:`~mlmc_hpc.io.checkpoint`).
+    """
     path = Path(output)
     if path.is_dir():
         raise ConfigError(
             f"run.output must be a file path such as results/run.h5, got directory {output}"
         )
+    if path.exists() or path.is_symlink():
+        kind = existing_kind(path)
+        if kind in ("run", "test") and not overwrite:
+            raise ConfigError(f"run.output {output} holds a finished {kind} result; pass "
+                              f"--overwrite to replace it, or write elsewhere")  # fmt: skip
     parent = path.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
@@ -104,3 +116,23 @@ def check_writable(output: str | Path) -> None:
         raise ConfigError(
             f"run.output {output} cannot be written: {parent} is not a writable directory"
         )
+
+
+def existing_kind(path: Path) -> str:
+    """``run``, ``test`` or ``checkpoint`` for a result of this program at ``path``; a
+    ConfigError saying what is there for anything else."""
+    mode = os.stat(path).st_mode if path.exists() else 0
+    if not stat.S_ISREG(mode):
+        what = "a broken link" if not path.exists() else "not a regular file"
+        raise ConfigError(f"run.output {path} is {what}; refusing to replace it")
+    try:
+        kind = file_kind(path)
+    except OSError:
+        kind = None
+        what = "a file that is not HDF5"
+    else:
+        what = "an HDF5 file that is not an mlmc_hpc result"
+    if kind is None:
+        raise ConfigError(f"run.output {path} holds {what}; refusing to replace it "
+                          f"(write elsewhere with --output)")  # fmt: skip
+    return kind

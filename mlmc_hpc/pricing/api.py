@@ -49,6 +49,7 @@ def price(
     output: str | None = None,
     progress: Callable[[IterationRecord], None] | None = None,
     overrides: Iterable[tuple[str, Any]] = (),
+    overwrite: bool = False,
     **keywords: Any,
 ) -> RunResult:
     """Price one option by adaptive MLMC (or plain MC) and return its :class:`RunResult`.
@@ -57,7 +58,8 @@ def price(
     defaults), a YAML path, a preset name (``"spy"``), a loaded :class:`Config`, or None
     for the defaults. Keywords override single keys by name (``eps=0.001``, ``sigma=0.3``,
     ``seed=7``); ``overrides`` takes dotted pairs (``("mlmc.eps", 0.001)``). The result is
-    written (atomically, never over an unfinished run) only when the call names the path:
+    written (atomically, never over an unfinished run, over a finished result only with
+    ``overwrite=True``, never over anything else) only when the call names the path:
     ``output=``, ``run.output`` in a dict source, or an override; the ``run.output`` of a
     YAML file or preset is the command line's default and is not used here. ``executor``
     defaults to this process; one passed in must be new and built for this config (else
@@ -74,7 +76,7 @@ def price(
         config = config.to_dict()
     resolved = load_config(config, pairs)
     if writes:
-        check_writable(resolved.run.output)
+        check_writable(resolved.run.output, overwrite=overwrite)
         refuse_unfinished(resolved.run.output)
     if executor is None:
         executor = serial_executor(resolved)
