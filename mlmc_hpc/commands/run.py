@@ -13,7 +13,7 @@ from typing import Any
 
 from ..config.schema import Config
 from ..errors import ExitCode
-from ..io.checkpoint import Resume, read_checkpoint, refuse_unfinished
+from ..io.checkpoint import Resume, read_checkpoint
 from ..io.hdf5 import check_writable
 from ..io.run_result import RunResult
 from ..parallel.executor import BatchExecutor
@@ -43,10 +43,9 @@ def prepare(args: argparse.Namespace) -> tuple[Config, Resume | None]:
     """Validated config and, with --resume, the saved state to continue from; raises
     ConfigError before anything is computed or written."""
     config = config_from_args(args, output=args.output)
-    check_writable(config.run.output, overwrite=args.overwrite)
+    check_writable(config.run.output, overwrite=args.overwrite, resume=args.resume)
     if args.resume:
         return config, read_checkpoint(config.run.output, config)
-    refuse_unfinished(config.run.output)
     return config, None
 
 

@@ -105,6 +105,12 @@ class DriverState:
     finished: bool = False
     iterations: list[IterationRecord] = field(default_factory=list)
 
+    @property
+    def first_Lmin(self) -> int:
+        """The Lmin the run started with: the finest level of its first request."""
+        first = self.iterations[0].extra if self.iterations else self.extra
+        return len(first) - 1
+
     def estimate(self) -> MLMCEstimate:
         """The estimate from the samples taken so far (final once ``finished``)."""
         return MLMCEstimate(

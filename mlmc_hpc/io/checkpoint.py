@@ -32,7 +32,6 @@ from ..config.schema import Config
 from ..core.driver import DriverState, IterationRecord
 from ..core.sums import LevelSums
 from ..errors import ResumeError
-from .hdf5 import file_kind
 from .run_result import RunResult
 
 FORMAT = 1
@@ -74,22 +73,6 @@ def _load(path: Path, flag: str) -> RunResult:
         return RunResult.load(path)
     except (OSError, KeyError, TypeError) as exc:
         raise ResumeError(f"{flag}: {path} is not a readable mlmc_hpc result ({exc})") from None
-
-
-def refuse_unfinished(path: str | Path) -> None:
-    """Without --resume, never overwrite the checkpoint of an unfinished run."""
-    path = Path(path)
-    if not path.is_file():
-        return
-    try:
-        unfinished = file_kind(path) == "checkpoint"
-    except OSError:
-        return  # not HDF5: an ordinary file that a finished run may replace
-    if unfinished:
-        raise ResumeError(
-            f"run.output {path} holds an unfinished run; continue it with --resume, "
-            f"or write elsewhere with --output"
-        )
 
 
 def config_differences(stored: Config, current: Config) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ResumeError
 
 
 def write_hdf5(path: str | Path, attrs: dict[str, Any], groups: dict[str, dict]) -> Path:
@@ -91,13 +91,14 @@ def file_kind(path: str | Path) -> str | None:
         return "checkpoint" if "checkpoint" in h5 else "run"
 
 
-def check_writable(output: str | Path, overwrite: bool = False) -> None:
+def check_writable(output: str | Path, overwrite: bool = False, resume: bool = False) -> None:
     """Refuse, before any work, an output path a result could not or may not be written to.
 
     What is already there may be replaced only when it is a result of this program: never
     a directory, a FIFO or device, a text file (the run's own config, say) or another HDF5
     file; a finished result (``run`` or ``test`` file) only with ``overwrite`` (``--overwrite``);
-    an unfinished run is the caller's business (``--resume``, :mod:`~mlmc_hpc.io.checkpoint`).
+    an unfinished run only by continuing it (``resume``: ``--resume``, which
+    :func:`~mlmc_hpc.io.checkpoint.read_checkpoint` then checks).
     """
     path = Path(output)
     if path.is_dir():
@@ -109,6 +110,9 @@ def check_writable(output: str | Path, overwrite: bool = False) -> None:
         if kind in ("run", "test") and not overwrite:
             raise ConfigError(f"run.output {output} holds a finished {kind} result; pass "
                               f"--overwrite to replace it, or write elsewhere")  # fmt: skip
+        if kind == "checkpoint" and not resume:
+            raise ResumeError(f"run.output {output} holds an unfinished run; continue it with "
+                              f"--resume, or write elsewhere with --output")  # fmt: skip
     parent = path.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent

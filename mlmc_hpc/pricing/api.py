@@ -18,7 +18,6 @@ from ..config.loading import ConfigSource, load_config
 from ..config.schema import Config
 from ..core.driver import IterationRecord
 from ..errors import ConfigError
-from ..io.checkpoint import refuse_unfinished
 from ..io.hdf5 import check_writable
 from ..io.run_result import RunResult
 from ..parallel.executor import BatchExecutor, serial_executor
@@ -77,7 +76,6 @@ def price(
     resolved = load_config(config, pairs)
     if writes:
         check_writable(resolved.run.output, overwrite=overwrite)
-        refuse_unfinished(resolved.run.output)
     if executor is None:
         executor = serial_executor(resolved)
     else:

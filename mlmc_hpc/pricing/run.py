@@ -8,7 +8,6 @@ layers: the driver sees sums, the executor batches, the result file arrays.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 
@@ -49,21 +48,19 @@ def run_pricing(
         if warn:
             warn(message)
 
-    effective_Lmin = 0 if plain else plan.settings.Lmin
-    if resume is not None and not plain and resume.state.iterations:
-        started_at = len(resume.state.iterations[0].extra) - 1  # the Lmin it started with
-        if started_at < effective_Lmin:  # a checkpoint of mlmc_hpc < 0.3.0
-            plan = plan if plan.doubt else dataclasses.replace(plan, notes=())
-            say(f"this checkpoint started at Lmin = {started_at}, below the {effective_Lmin} "
-                f"the problem's scales ask for (it predates them); the regime checks still "
-                f"decide when it has converged")  # fmt: skip
-            effective_Lmin = started_at
-    for note in plan.notes:
-        say(note)
-    state = initial_mc_state(plan.settings) if plain else initial_state(plan.settings)
     if resume is not None:
         state, previous_s, resumed = resume.state, resume.elapsed_s, resume.resumed
         executor.restore(resume.executor, resume.batches, resume.elapsed_s)
+    else:
+        state = initial_mc_state(plan.settings) if plain else initial_state(plan.settings)
+    effective_Lmin = 0 if plain else state.first_Lmin
+    notes = plan.notes
+    if not plain and effective_Lmin < plan.settings.Lmin:  # a checkpoint of mlmc_hpc < 0.3.0
+        notes = (f"this checkpoint started at Lmin = {effective_Lmin}, below the "
+                 f"{plan.settings.Lmin} the problem's scales ask for (it predates them); the "
+                 f"regime checks still decide when it has converged",)  # fmt: skip
+    for note in notes:
+        say(note)
 
     def elapsed() -> float:
         return previous_s + time.perf_counter() - started

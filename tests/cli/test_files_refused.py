@@ -98,3 +98,26 @@ def test_finished_result_is_replaced_only_with_overwrite(tmp_path):
     assert RunResult.load(out).seed == 2
     assert mlmc_hpc.price(eps=0.5, seed=3, output=str(out), overwrite=True).seed == 3
     assert RunResult.load(out).seed == 3
+
+
+def test_unfinished_run_is_replaced_by_neither_run_nor_test(tmp_path):
+    """One check serves both commands: a checkpoint is continued (--resume), never replaced,
+    not even by --overwrite."""
+    from mlmc_hpc.config import load_config
+    from mlmc_hpc.parallel.executor import serial_executor
+    from mlmc_hpc.pricing.run import run_pricing
+    from tests.cli.test_checkpoint import stop_after
+
+    out = tmp_path / "unfinished.h5"
+    config = load_config(overrides=[("mlmc.eps", 0.05), ("run.output", str(out)),
+                                    ("run.batch_timesteps", 100_000)])  # fmt: skip
+    executor = serial_executor(config)
+    stop_after(executor, 3)
+    run_pricing(config, executor, checkpoint_path=str(out)).save(out)
+    before = digest(out)
+    for command in (("run", "--overwrite"), ("test", "--samples", "100", "--levels", "2")):
+        proc = run_cli(*command, "--quiet", "--output", str(out))
+        assert proc.returncode == 2, command
+        assert proc.stderr.endswith(f"run.output {out} holds an unfinished run; continue it "
+                                    f"with --resume, or write elsewhere with --output\n")  # fmt: skip
+        assert digest(out) == before
