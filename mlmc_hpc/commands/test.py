@@ -21,6 +21,7 @@ from ..models.gbm import level_cost
 from ..models.options import reference_price
 from ..parallel.executor import BatchExecutor
 from ..parallel.roles import launch
+from ..pricing.level0 import level0_plan
 from ..pricing.safety import driver_plan
 from ..render.giles import giles_layout
 from .base import add_config_options, config_from_args
@@ -97,8 +98,9 @@ def test_job(args: argparse.Namespace, config: Config, plan: dict[str, Any],
     driver = driver_plan(config)
     for note in driver.notes:
         say(note)
+    level0 = level0_plan(config)
     rows = complexity_test(executor, driver.settings, plan["eps_list"], table, cost,
-                           plan["repeat"], say, driver.safeguards)  # fmt: skip
+                           plan["repeat"], say, driver.safeguards, level0.known)  # fmt: skip
     reference = reference_price(config.option)
     result = TestResult(
         name=config.name, config=config.to_yaml(), alpha=table.alpha, beta=table.beta,
@@ -106,6 +108,7 @@ def test_job(args: argparse.Namespace, config: Config, plan: dict[str, Any],
         M=config.mlmc.M, theta=config.mlmc.theta, reference_price=reference,
         backend=config.run.backend, n_workers=executor.n_workers, repeat=plan["repeat"],
         wall_time_s=time.perf_counter() - started, warnings="\n".join(table.warnings),
+        level0=config.mlmc.level0, level0_method=level0.method,
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         convergence={name: table.columns[name] for name in CONVERGENCE_COLUMNS},
         complexity=complexity_group(rows),

@@ -12,11 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConfigError
+from .rules import check_option, level0_mode
 from .schema import (
     AVERAGES,
     BACKENDS,
     CONVERGENCE_CHECKS,
     EUROPEAN_TYPES,
+    LEVEL0_MODES,
     METHODS,
     OPTION_TYPES,
 )
@@ -196,6 +198,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "beta": optional_rate,
         "gamma": optional_rate,
         "convergence": one_of(CONVERGENCE_CHECKS),
+        "level0": one_of(LEVEL0_MODES),
         "method": one_of(METHODS),
         "mc_steps": steps_or_auto,
     },
@@ -207,30 +210,6 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "end_margin_s": non_negative,
     },
 }
-
-
-def check_option(option: dict[str, Any]) -> None:
-    """Type-specific parameters: each is set only for its type, and the barrier is valid."""
-    kind = option["type"]
-    owners = {"barrier": "barrier", "payout": "digital"}
-    for key, owner in owners.items():
-        if option[key] is not None and kind != owner:
-            raise ConfigError(
-                f"option.{key} applies to option.type {owner} only; remove it or set it to null "
-                f"for type {kind}"
-            )
-    if option["average"] != "arithmetic" and kind != "asian":
-        raise ConfigError(
-            f"option.average applies to option.type asian only; remove it for type {kind}"
-        )
-    if kind == "barrier":
-        limit = min(option["S0"], option["K"])
-        barrier = option["barrier"]
-        if barrier is None or not barrier < limit:
-            raise ConfigError(
-                f"option.barrier must be a number with 0 < barrier < min(S0, K) = {limit:g} "
-                f"for a down-and-out call, got {show(barrier)}"
-            )
 
 
 def largest_Lmax(M: int) -> int:
@@ -273,5 +252,6 @@ def validate(data: dict[str, Any]) -> dict[str, Any]:
             f"for option.type {values['option']['type']} with mlmc.method mc; auto means exact "
             f"sampling, which exists for call and put only"
         )
+    mlmc["level0"] = level0_mode(mlmc["level0"], mlmc["method"])
     values["name"] = text("name", data["name"])
     return values

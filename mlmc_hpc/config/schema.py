@@ -19,6 +19,7 @@ OPTION_TYPES = EUROPEAN_TYPES + PATH_TYPES
 AVERAGES = ("arithmetic", "geometric")
 METHODS = ("mlmc", "mc")
 CONVERGENCE_CHECKS = ("robust", "giles")
+LEVEL0_MODES = ("auto", "sample", "exact", "control")
 BACKENDS = ("auto", "numpy", "cupy")
 SECTIONS = ("name", "option", "mlmc", "run")
 
@@ -52,6 +53,7 @@ class MLMCSettings:
     beta: float | None = None
     gamma: float | None = None
     convergence: str = "robust"  # robust | giles (see mlmc_hpc.core.regime)
+    level0: str = "exact"  # sample | exact | control after loading (auto resolved; models.level0)
     method: str = "mlmc"  # mlmc | mc (plain Monte Carlo, see mlmc_hpc.core.plain_mc)
     mc_steps: int | None = None  # mc: timesteps per path; None = exact sampling (European)
 

@@ -6,7 +6,10 @@ regression on levels 1..L. Complexity test: the adaptive driver at each eps with
 rates, its cost sum_l N_l C_l, the plain Monte Carlo cost on its finest level
 V[Pf_L] C_L / ((1 - theta) eps^2), and their ratio (the savings). With ``repeat`` > 1,
 K independent runs per eps give the empirical RMS error against the closed form and
-the fraction of runs within eps (Giles' ``mlmc_test_100``).
+the fraction of runs within eps (Giles' ``mlmc_test_100``). ``level0_savings`` is what
+the level-0 mode saves at each eps, predicted by Giles' optimal cost
+(sum_l sqrt(V_l C_l))^2 / ((1 - theta) eps^2) with the run's levels >= 1 and V_0 sampled
+(the convergence test's V[Pf_0]) against V_0 as run (0 when exact); 1 for ``sample``.
 
 Reference: M.B. Giles, Acta Numerica 24 (2015), section 3 and the MATLAB/C++ codes.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,11 +27,13 @@ from ..config.schema import MLMCSettings
 from .driver import LevelExecutor, run_mlmc
 from .estimators import consistency_check, estimate_rates, rate_standard_error, variance_target
 from .regime import ROBUST, Safeguards
+from .sums import LevelSums
 
 KURTOSIS_WARNING = 100.0  # Giles: kurtosis above this on the finest level
 CONVERGENCE_COLUMNS = ("level", "ave_pf_pc", "ave_pf", "var_pf_pc", "var_pf", "kurtosis",
                        "check", "cost")  # fmt: skip
-COMPLEXITY_COLUMNS = ("eps", "value", "mlmc_cost", "std_cost", "savings", "L", "N_l")
+COMPLEXITY_COLUMNS = ("eps", "value", "mlmc_cost", "std_cost", "savings", "L", "N_l",
+                      "level0_savings")  # fmt: skip
 REPEAT_COLUMNS = ("eps", "rms_error", "within_eps", "mean_cost", "prices")
 
 
@@ -100,6 +105,7 @@ class ComplexityRow:
     std_cost: float
     L: int
     N_l: list[int]
+    level0_savings: float = 1.0  # predicted cost with level 0 sampled / with it as run
     prices: list[float] = field(default_factory=list)  # all K runs (repeat)
     costs: list[float] = field(default_factory=list)
 
@@ -118,10 +124,11 @@ def complexity_test(
     repeat: int = 1,
     progress: Callable[[str], None] | None = None,
     safeguards: Safeguards = ROBUST,
+    known: Mapping[int, float] | None = None,
 ) -> list[ComplexityRow]:
     """The adaptive driver at each eps (``repeat`` times) with the convergence test's rates
     (alpha capped at ``safeguards.alpha_max``, as the driver caps a regressed alpha) and the
-    run's ``safeguards``.
+    run's ``safeguards`` (and ``known`` levels: an exact level 0).
 
     Every run draws fresh batches (the executor's per-level batch counters only grow).
     std_cost uses V[Pf] of the run's finest level from the convergence test when it has
@@ -138,7 +145,7 @@ def complexity_test(
         row: ComplexityRow | None = None
         for k in range(repeat):
             estimate = run_mlmc(executor, dataclasses.replace(fixed, eps=eps),
-                                safeguards=safeguards)  # fmt: skip
+                                safeguards=safeguards, known=known)  # fmt: skip
             counts = [lv.n for lv in estimate.levels]
             mlmc_cost = float(sum(n * cost(l) for l, n in enumerate(counts)))
             finest = estimate.L
@@ -147,7 +154,8 @@ def complexity_test(
             if row is None:
                 row = ComplexityRow(eps, estimate.price, mlmc_cost,
                                     std_cost(float(var_pf), cost(finest), eps, settings.theta),
-                                    finest, counts)  # fmt: skip
+                                    finest, counts, level0_savings(estimate.levels,
+                                    convergence.columns["var_pf"][0], cost))  # fmt: skip
             row.prices.append(estimate.price)
             row.costs.append(mlmc_cost)
             if progress:
@@ -156,6 +164,17 @@ def complexity_test(
             raise ValueError(f"repeat must be >= 1, got {repeat}")
         rows.append(row)
     return rows
+
+
+def level0_savings(
+    levels: Sequence[LevelSums], sampled_v0: float, cost: Callable[[int], int]
+) -> float:
+    """(sqrt(V0 C_0) + S)^2 / (sqrt(V_0 C_0) + S)^2, S = sum_{l>=1} sqrt(V_l C_l): Giles'
+    optimal cost with level 0 sampled (variance ``sampled_v0``) over the cost with level 0
+    as in ``levels`` (V_0 = 0 when known); see the module docstring."""
+    rest = sum(math.sqrt(lv.variance * cost(l)) for l, lv in enumerate(levels) if l)  # noqa: E741
+    as_run = math.sqrt(levels[0].variance * cost(0)) + rest
+    return float((math.sqrt(sampled_v0 * cost(0)) + rest) ** 2 / as_run**2) if as_run else 1.0
 
 
 def repeat_summary(row: ComplexityRow, reference: float) -> tuple[float, float]:

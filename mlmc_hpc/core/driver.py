@@ -10,13 +10,17 @@ Algorithm 1, with the variance split theta of section 3.3. The bias test is Gile
 the :mod:`~mlmc_hpc.core.regime` checks (``Safeguards``): it is accepted only when the
 finest levels are in the regime it assumes, and alpha is no larger than its regression
 on the settled levels nor the scheme's weak order; ``GILES`` switches both off.
+
+A level may be known (``known={0: value}``: an exact level-0 expectation): its mean is
+the value, its variance 0, and it is never sampled; Giles' formulas then give it N_l = 0
+and every other decision is unchanged.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -76,10 +80,11 @@ class MLMCEstimate:
 
 
 def level_statistics(levels: Sequence[LevelSums]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """|mean Y_l|, V_l and cost per sample C_l of the levels sampled so far."""
+    """|mean Y_l|, V_l and cost per sample C_l of the levels sampled so far (a known level:
+    its |value|, 0 and a nominal cost of 1, which Giles' N_l multiplies by V_l = 0)."""
     means = np.array([abs(lv.mean) for lv in levels])
     variances = np.array([lv.variance for lv in levels])
-    costs = np.array([lv.cost / lv.n for lv in levels])
+    costs = np.array([1.0 if lv.exact is not None else lv.cost / lv.n for lv in levels])
     return means, variances, costs
 
 
@@ -107,9 +112,11 @@ class DriverState:
 
     @property
     def first_Lmin(self) -> int:
-        """The Lmin the run started with: the finest level of its first request."""
+        """The Lmin the run started with: the finest level of its first request (N0 on
+        every level 0..Lmin but known ones; a row read back from a result is padded with
+        zeros to the final L, so trailing zeros do not count)."""
         first = self.iterations[0].extra if self.iterations else self.extra
-        return len(first) - 1
+        return int(np.flatnonzero(first)[-1]) if np.any(first) else len(first) - 1
 
     def estimate(self) -> MLMCEstimate:
         """The estimate from the samples taken so far (final once ``finished``)."""
@@ -125,12 +132,18 @@ class DriverState:
         )
 
 
-def initial_state(settings: MLMCSettings) -> DriverState:
-    """N0 samples on levels 0..Lmin; rates as fixed in the settings, else 0 until regressed."""
+def initial_state(settings: MLMCSettings, known: Mapping[int, float] | None = None) -> DriverState:
+    """N0 samples on levels 0..Lmin but the ``known`` ones ({level: exact mean}); rates as
+    fixed in the settings, else 0 until regressed."""
     alpha, beta, gamma = (0.0 if rate is None else rate for rate in _fixed_rates(settings))
+    known = known or {}
+    levels = [LevelSums.known(known[l]) if l in known else LevelSums()  # noqa: E741
+              for l in range(settings.Lmin + 1)]  # fmt: skip
     return DriverState(
-        levels=[LevelSums() for _ in range(settings.Lmin + 1)],
-        extra=np.full(settings.Lmin + 1, settings.N0, dtype=np.int64),
+        levels=levels,
+        extra=np.array(
+            [0 if lv.exact is not None else settings.N0 for lv in levels], dtype=np.int64
+        ),  # fmt: skip
         alpha=alpha,
         beta=beta,
         gamma=gamma,
@@ -149,6 +162,7 @@ def run_mlmc(
     state: DriverState | None = None,
     checkpoint: Callable[[DriverState], None] | None = None,
     safeguards: Safeguards = ROBUST,
+    known: Mapping[int, float] | None = None,
 ) -> MLMCEstimate:
     """Adaptive MLMC to RMS error eps; see the module docstring for the references.
 
@@ -156,11 +170,11 @@ def run_mlmc(
     the same as without the interruption. ``checkpoint(state)`` is called after
     every iteration (after ``progress``). ``safeguards``: the checks around Giles' bias
     test (:class:`~mlmc_hpc.core.regime.Safeguards`); a fixed ``settings.alpha`` is
-    used as given.
+    used as given. ``known``: levels whose mean is exact (module docstring), for a new run.
     """
     s = settings
     fixed = _fixed_rates(s)
-    state = initial_state(s) if state is None else state
+    state = initial_state(s, known) if state is None else state
     while not state.finished:
         started = time.perf_counter()
         taken = [int(x) for x in state.extra]
@@ -175,7 +189,7 @@ def run_mlmc(
         if s.alpha is None:
             alpha = weak_rate(alpha, means, levels, safeguards)
         state.alpha, state.beta, state.gamma = alpha, beta, gamma
-        extra = extra_samples(sample_targets(variances, costs, s, safeguards), done)
+        extra = extra_samples(sample_targets(variances, costs, s, safeguards, levels), done)
 
         bias, unsettled = math.nan, ""
         if nearly_converged(extra, done):
@@ -193,7 +207,8 @@ def run_mlmc(
                 variances = np.append(variances, variances[-1] / 2.0**beta)
                 costs = np.append(costs, costs[-1] * 2.0**gamma)
                 done = np.append(done, 0)
-                extra = extra_samples(sample_targets(variances, costs, s, safeguards), done)
+                extra = extra_samples(sample_targets(variances, costs, s, safeguards, levels),
+                                      done)  # fmt: skip
         state.extra = np.asarray(extra, dtype=np.int64)
         state.finished = state.finished or int(state.extra.sum()) == 0
         end_iteration(state, taken, bias, started, progress, checkpoint, unsettled)
@@ -201,12 +216,22 @@ def run_mlmc(
 
 
 def sample_targets(
-    variances: np.ndarray, costs: np.ndarray, s: MLMCSettings, safeguards: Safeguards
+    variances: np.ndarray,
+    costs: np.ndarray,
+    s: MLMCSettings,
+    safeguards: Safeguards,
+    levels: Sequence[LevelSums] = (),
 ) -> np.ndarray:
-    """Giles' optimal N_l; with the regime checks at least MIN_SAMPLES per level, so that
-    every level's mean and variance are resolved enough for the checks to see them."""
+    """Giles' optimal N_l; with the regime checks at least MIN_SAMPLES per sampled level, so
+    that every level's mean and variance are resolved enough for the checks to see them.
+    A known level (in ``levels``; a level appended after them is sampled) gets 0."""
     targets = optimal_samples(variances, costs, s.eps, s.theta)
-    return np.maximum(targets, MIN_SAMPLES) if safeguards.regime else targets
+    if safeguards.regime:
+        targets = np.maximum(targets, MIN_SAMPLES)
+    for index, level in enumerate(levels):
+        if level.exact is not None:
+            targets[index] = 0
+    return targets
 
 
 def no_convergence_message(bias: float, target: float, Lmax: int, problem: str | None) -> str:

@@ -64,9 +64,11 @@ GILES = Safeguards(regime=False)  # Giles' driver exactly
 
 def signed_means(levels: Sequence[LevelSums]) -> tuple[np.ndarray, np.ndarray]:
     """(m_l, s_l): each level's mean correction and its standard error sqrt(V_l / N_l);
-    s_l = inf below MIN_SAMPLES samples, where neither the mean nor V_l can be trusted."""
+    s_l = inf below MIN_SAMPLES samples, where neither the mean nor V_l can be trusted, and
+    0 on a known level."""
     means = np.array([lv.mean for lv in levels])
-    errors = np.array([math.sqrt(lv.variance / lv.n) if lv.n >= MIN_SAMPLES else math.inf
+    errors = np.array([0.0 if lv.exact is not None else
+                       math.sqrt(lv.variance / lv.n) if lv.n >= MIN_SAMPLES else math.inf
                        for lv in levels])  # fmt: skip
     return means, errors
 

@@ -9,6 +9,10 @@ with Y = Pf - Pc and cost = n * M^l fine timesteps. Totals over many batches are
 merged with Neumaier's compensated summation, so 1e10 samples in 1e4 batches lose
 no more than a couple of ulps; merging in a fixed (level, batch) order makes the
 result bit-identical whoever computed the batches.
+
+A level may instead be *known* (``LevelSums.known(value)``): its mean is given exactly
+(an exact level-0 expectation, :mod:`mlmc_hpc.models.level0`), it has no samples, zero
+variance and costs nothing; the driver never samples it.
 """
 
 from __future__ import annotations
@@ -34,6 +38,14 @@ class LevelSums:
         self._hi = empty_sums() if totals is None else np.array(totals, dtype=np.float64)
         self._lo = empty_sums()
         self.seconds = 0.0  # compute time spent on this level (never used for decisions)
+        self.exact: float | None = None  # the known mean of a level that is not sampled
+
+    @classmethod
+    def known(cls, value: float) -> LevelSums:
+        """A level whose mean E[Y_l] = ``value`` is known exactly: no samples, variance 0."""
+        level = cls()
+        level.exact = float(value)
+        return level
 
     def add(self, batch: np.ndarray, seconds: float = 0.0) -> None:
         """Neumaier: t = s + x; lo += (s - t) + x if |s| >= |x| else (x - t) + s."""
@@ -54,11 +66,14 @@ class LevelSums:
         return self._hi.copy(), self._lo.copy()
 
     @classmethod
-    def restored(cls, hi: np.ndarray, lo: np.ndarray, seconds: float = 0.0) -> LevelSums:
-        """Inverse of :meth:`compensated` (used to resume from a checkpoint)."""
+    def restored(
+        cls, hi: np.ndarray, lo: np.ndarray, seconds: float = 0.0, exact: float | None = None
+    ) -> LevelSums:
+        """Inverse of :meth:`compensated` and :attr:`exact` (used to resume from a checkpoint)."""
         level = cls(hi)
         level._lo = np.array(lo, dtype=np.float64)
         level.seconds = float(seconds)
+        level.exact = exact
         return level
 
     @property
@@ -83,7 +98,9 @@ class LevelSums:
 
     @property
     def mean(self) -> float:
-        """Sample mean of Y = Pf - Pc: sum Y / n (0 without samples)."""
+        """Sample mean of Y = Pf - Pc: sum Y / n (0 without samples); a known level's value."""
+        if self.exact is not None:
+            return self.exact
         return float(self.totals[Y1] / self.totals[N]) if self.n else 0.0
 
     def _unbiased_variance(self, first: int, second: int) -> float:
@@ -101,7 +118,10 @@ class LevelSums:
 
     @property
     def mean_pf(self) -> float:
-        """Sample mean of Pf: sum Pf / n (0 without samples)."""
+        """Sample mean of Pf: sum Pf / n (0 without samples); a known level's value (level 0,
+        the only level that can be known, has Pc = 0)."""
+        if self.exact is not None:
+            return self.exact
         return float(self.totals[PF1] / self.totals[N]) if self.n else 0.0
 
     @property

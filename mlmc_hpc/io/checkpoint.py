@@ -11,6 +11,8 @@ Group ``checkpoint`` (datasets):
   format            1
   level_sums_hi/lo  (L+1) x 8 running sums and their compensation terms
   level_seconds     compute seconds per level
+  level_exact       the known mean of a level that is not sampled (mlmc.level0 exact), NaN
+                    where sampled (absent before 0.4.0: every level sampled)
   extra             the next request: samples to add per level
   rates             alpha, beta, gamma as last estimated
   converged         bias test passed on the last check
@@ -21,6 +23,7 @@ Group ``checkpoint`` (datasets):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +51,9 @@ def checkpoint_group(state: DriverState, executor: dict[str, np.ndarray]) -> dic
         "level_sums_hi": np.array(hi),
         "level_sums_lo": np.array(lo),
         "level_seconds": np.array([level.seconds for level in state.levels]),
+        "level_exact": np.array(
+            [math.nan if lv.exact is None else lv.exact for lv in state.levels]
+        ),
         "extra": np.asarray(state.extra, dtype=np.int64),
         "rates": np.array([state.alpha, state.beta, state.gamma]),
         "converged": np.bool_(state.converged),
@@ -108,6 +114,11 @@ def read_checkpoint(path: str | Path, config: Config) -> Resume:
     group = saved.checkpoint
     if int(group["format"]) != FORMAT:
         raise ResumeError(f"--resume: {path} has checkpoint format {int(group['format'])}")
+    if config.mlmc.level0 != "sample" and "level0" not in saved.config:
+        raise ResumeError(
+            f"--resume: {path} was started by mlmc_hpc {saved.package_version}, which sampled "
+            f"level 0; continue it with --set mlmc.level0=sample"
+        )
     differences = config_differences(load_config_text(saved.config), config)
     if differences:
         raise ResumeError(
@@ -124,12 +135,14 @@ def read_checkpoint(path: str | Path, config: Config) -> Resume:
 
 
 def _driver_state(group: dict[str, np.ndarray], iterations: dict[str, np.ndarray]) -> DriverState:
+    exact = group.get("level_exact", np.full(len(group["level_seconds"]), math.nan))
     levels = [
-        LevelSums.restored(hi, lo, seconds)
-        for hi, lo, seconds in zip(
-            group["level_sums_hi"], group["level_sums_lo"], group["level_seconds"], strict=True
+        LevelSums.restored(hi, lo, seconds, None if math.isnan(known) else float(known))
+        for hi, lo, seconds, known in zip(
+            group["level_sums_hi"], group["level_sums_lo"], group["level_seconds"], exact,
+            strict=True,
         )
-    ]
+    ]  # fmt: skip
     alpha, beta, gamma = (float(rate) for rate in group["rates"])
     records = [
         IterationRecord(

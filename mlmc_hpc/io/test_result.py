@@ -1,7 +1,8 @@
 """The test result (``mlmc_hpc test``): in memory and as its HDF5 file.
 
 Root attributes alpha, beta, gamma, beta_std_error, N, L, M, theta, reference_price,
-backend, n_workers, repeat, wall_time_s, warnings, created, package_version, name, config;
+backend, n_workers, repeat, wall_time_s, warnings, created, level0, level0_method,
+package_version, name, config;
 groups ``convergence`` (one row per level), ``complexity`` (one row per eps) and, with
 ``--repeat``, ``repeat``. Same interface as :class:`~mlmc_hpc.io.run_result.RunResult`.
 """
@@ -44,6 +45,8 @@ class TestResult:
     wall_time_s: float
     warnings: str = ""
     created: str = ""
+    level0: str = "sample"  # mlmc.level0 of the complexity runs
+    level0_method: str = ""  # how level 0 was obtained (the run result's level0_method)
     package_version: str = __version__
     convergence: dict[str, np.ndarray] = field(default_factory=dict)
     complexity: dict[str, np.ndarray] = field(default_factory=dict)
@@ -84,6 +87,7 @@ def complexity_group(rows: list[ComplexityRow]) -> dict[str, np.ndarray]:
         "std_cost": np.array([r.std_cost for r in rows]),
         "savings": np.array([r.savings for r in rows]),
         "L": np.array([r.L for r in rows], dtype=np.int64), "N_l": counts,
+        "level0_savings": np.array([r.level0_savings for r in rows]),
     }  # fmt: skip
 
 

@@ -50,7 +50,7 @@ class PathFunctional:
         self.option = option
         self.kind = option.type
         self.geometric = option.type == "asian" and option.average == "geometric"
-        self.x = np.full(m, option.S0)
+        self.x = np.full(m, float(option.S0))
         if self.kind == "asian":
             self.acc = np.zeros(m)
         elif self.kind == "lookback":

@@ -2,33 +2,21 @@
 
 European payoffs by MLMC run on the fused CuPy kernels (``run.backend: cupy``) or the fast
 NumPy sampler; path-dependent payoffs on the NumPy path sampler; ``mlmc.method: mc`` on the
-plain Monte Carlo sampler. Every sampler has ``steps(level)`` (the cost of one sample, from
-:mod:`mlmc_hpc.models.gbm`) and ``sample(level, batch, n) -> the eight batch sums``.
+plain Monte Carlo sampler; ``mlmc.level0: control`` puts the control-variate level 0 of
+:mod:`mlmc_hpc.models.control_sampler` in front of any of them. Every sampler has
+``steps(level)`` (the cost of one sample, from :mod:`mlmc_hpc.models.gbm`) and
+``sample(level, batch, n) -> the eight batch sums``. ``mlmc.level0: exact`` needs no
+sampler of its own: the driver never asks for level 0 (:mod:`mlmc_hpc.models.level0`).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
-import numpy as np
-
 from ..config.schema import Config
 from .gbm import level_cost
 from .options import is_european, reference_price
+from .sampler import Sampler
 
 __all__ = ["Sampler", "level_cost", "make_sampler", "reference_price"]
-
-
-class Sampler(Protocol):
-    """What executors call: the cost of a sample and the sums of a keyed batch."""
-
-    def steps(self, level: int) -> int:
-        """Timesteps of one sample of ``level`` (its cost)."""
-        ...
-
-    def sample(self, level: int, batch: int, n: int) -> np.ndarray:
-        """The eight sums (:mod:`mlmc_hpc.core.sums`) of batch ``batch`` of ``level``."""
-        ...
 
 
 def make_sampler(config: Config) -> Sampler:
@@ -38,6 +26,16 @@ def make_sampler(config: Config) -> Sampler:
         from .plain import PlainMCSampler
 
         return PlainMCSampler(option, settings.mc_steps, seed)
+    sampler = _level_sampler(config)
+    if settings.level0 == "control":
+        from .control_sampler import ControlLevel0Sampler
+
+        return ControlLevel0Sampler(sampler, option, seed)
+    return sampler
+
+
+def _level_sampler(config: Config) -> Sampler:
+    option, settings, seed = config.option, config.mlmc, config.run.seed
     if config.run.backend == "cupy":
         from .cupy_sampler import CupyMilsteinSampler
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ def assemble(
     checkpoint: dict[str, np.ndarray] | None = None,
 ) -> RunResult:
     """The result object; ``flags`` sets finished, interrupted, stop_reason, resumed,
-    effective_Lmin and warnings."""
+    effective_Lmin, warnings, level0 and level0_method."""
     M = config.mlmc.M
     levels = estimate.levels
     n = np.array([lv.n for lv in levels], dtype=np.int64)
@@ -89,5 +90,6 @@ def assemble(
         },
         batches=executor.batch_table(),
         checkpoint=checkpoint or {},
+        level0_value=levels[0].mean if levels and config.mlmc.method == "mlmc" else math.nan,
         **(flags or {}),
     )

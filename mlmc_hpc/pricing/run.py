@@ -18,6 +18,7 @@ from ..io.checkpoint import Resume, checkpoint_group
 from ..io.run_result import RunResult
 from ..parallel.executor import BatchExecutor, StoppedEarlyError
 from .assemble import assemble
+from .level0 import level0_plan
 from .safety import driver_plan, withdraw
 
 Progress = Callable[[IterationRecord], None]
@@ -40,7 +41,7 @@ def run_pricing(
     started = time.perf_counter()
     previous_s, resumed = 0.0, 0
     plain = config.mlmc.method == "mc"
-    plan = driver_plan(config)
+    plan, level0 = driver_plan(config), level0_plan(config)
     said: list[str] = []
 
     def say(message: str) -> None:
@@ -52,7 +53,8 @@ def run_pricing(
         state, previous_s, resumed = resume.state, resume.elapsed_s, resume.resumed
         executor.restore(resume.executor, resume.batches, resume.elapsed_s)
     else:
-        state = initial_mc_state(plan.settings) if plain else initial_state(plan.settings)
+        state = (initial_mc_state(plan.settings) if plain
+                 else initial_state(plan.settings, level0.known))  # fmt: skip
     effective_Lmin = 0 if plain else state.first_Lmin
     notes = plan.notes
     if not plain and effective_Lmin < plan.settings.Lmin:  # a checkpoint of mlmc_hpc < 0.3.0
@@ -65,9 +67,12 @@ def run_pricing(
     def elapsed() -> float:
         return previous_s + time.perf_counter() - started
 
+    def common() -> dict[str, object]:
+        return dict(resumed=resumed, effective_Lmin=effective_Lmin, warnings="\n".join(said),
+                    level0=config.mlmc.level0, level0_method=level0.method)  # fmt: skip
+
     def unfinished(reason: str = "") -> RunResult:
-        flags = dict(finished=False, interrupted=bool(reason), stop_reason=reason, resumed=resumed,
-                     effective_Lmin=effective_Lmin, warnings="\n".join(said))  # fmt: skip
+        flags = dict(finished=False, interrupted=bool(reason), stop_reason=reason, **common())
         group = checkpoint_group(state, executor.snapshot())
         return assemble(config, state.estimate(), executor, elapsed(), flags, group)
 
@@ -84,5 +89,4 @@ def run_pricing(
     except StoppedEarlyError as stop:
         return unfinished(stop.reason)
     estimate = withdraw(estimate, config, plan, say)
-    flags = dict(resumed=resumed, effective_Lmin=effective_Lmin, warnings="\n".join(said))
-    return assemble(config, estimate, executor, elapsed(), flags)
+    return assemble(config, estimate, executor, elapsed(), common())

@@ -29,12 +29,15 @@ def giles_layout(result: TestResult) -> str:
               f"{result.beta_std_error:.3f})",
               f" gamma = {result.gamma:f}  (exponent for MLMC cost)", "",
               "*" * 29, "*** MLMC complexity tests ***", "*" * 29, "",
-              "   eps       value    mlmc_cost   std_cost  savings     N_l", "-" * 60]  # fmt: skip
+              f" level 0: {result.level0_method}", "",
+              "   eps       value    mlmc_cost   std_cost  savings  level0     N_l",
+              "-" * 68]  # fmt: skip
     for i in range(len(x["eps"])):
         counts = " ".join(str(int(n)) for n in x["N_l"][i][: int(x["L"][i]) + 1])
+        level0 = x["level0_savings"][i] if "level0_savings" in x else 1.0
         lines.append(
             f"{x['eps'][i]:.3e}  {x['value'][i]:.4e}  {x['mlmc_cost'][i]:.3e}  "
-            f"{x['std_cost'][i]:.3e}  {x['savings'][i]:7.2f}  {counts}"
+            f"{x['std_cost'][i]:.3e}  {x['savings'][i]:7.2f}  {level0:6.1f}  {counts}"
         )
     if result.repeat_runs:
         r = result.repeat_runs

@@ -78,11 +78,11 @@ def convergence_panels(runs: Runs, tests: list[TestResult], path: Path) -> Path:
         levels = np.arange(len(deepest.levels["mean"]))
         a.plot(levels, np.log2(np.abs(deepest.levels["mean_pf"])), "--*", label="P_l")
         a.plot(levels[1:], np.log2(np.abs(deepest.levels["mean"][1:])), "-*", label="P_l - P_l-1")
-        b.plot(levels, np.log2(deepest.levels["variance_pf"]), "--*", label="P_l")
+        b.plot(levels, np.log2(_positive(deepest.levels["variance_pf"])), "--*", label="P_l")
         b.plot(levels[1:], np.log2(deepest.levels["variance"][1:]), "-*", label="P_l - P_l-1")
         eps, mlmc, std = [], [], []
         for _, r in sorted(runs, key=lambda item: item[1].eps):
-            counts = r.levels["n_samples"]
+            counts = _positive(r.levels["n_samples"])  # an exact level 0 has none: not drawn
             c.semilogy(range(len(counts)), counts, "-o", label=f"eps={r.eps:g}")
             eps.append(r.eps)
             mlmc.append(float(r.levels["timesteps"].sum()))
@@ -98,6 +98,13 @@ def convergence_panels(runs: Runs, tests: list[TestResult], path: Path) -> Path:
     for axes in (a, b, c, d):
         axes.legend(fontsize=7)
     return _save(figure, path)
+
+
+def _positive(values: np.ndarray) -> np.ndarray:
+    """``values`` as floats with NaN (not drawn) where <= 0: log axes of a level that was
+    not sampled (an exact level 0: no samples, variance 0)."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.where(values > 0, values, np.nan)
 
 
 def speedup(runs: Runs, path: Path) -> Path:

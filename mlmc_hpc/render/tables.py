@@ -14,7 +14,8 @@ from ..io.run_result import RunResult
 
 def level_table(result: RunResult) -> str:
     """One row per level: N_l, mean of Pf - Pc, variance, cost per sample, timesteps,
-    compute seconds and share of the compute time; then the totals."""
+    compute seconds and share of the compute time; then the totals. An exact level 0
+    shows ``exact`` for N_l and its known mean."""
     lv = result.levels
     seconds = np.asarray(lv["compute_time_s"], dtype=float)
     total_s = float(seconds.sum())
@@ -24,6 +25,10 @@ def level_table(result: RunResult) -> str:
     ]
     for level in range(len(lv["n_samples"])):
         share = f"{100 * seconds[level] / total_s:5.1f}%" if total_s else ""
+        if level == 0 and result.level0 == "exact" and result.method == "mlmc":
+            lines.append(f"{0:5d} {'exact':>12} {lv['mean'][0]:13.6e} {0.0:10.3e} {'-':>8} "
+                         f"{0.0:11.4e} {seconds[0]:9.3f} {share:>6}")  # fmt: skip
+            continue
         lines.append(
             f"{level:5d} {int(lv['n_samples'][level]):12d} {lv['mean'][level]:13.6e} "
             f"{lv['variance'][level]:10.3e} {int(lv['cost_per_sample'][level]):8d} "

@@ -21,7 +21,9 @@ from mlmc_hpc.parallel.stopping import StopRequest, job_end_time, slurm_job
 from mlmc_hpc.pricing.run import run_pricing
 from tests.helpers import ROOT, run_cli, wait_for_checkpoint
 
-SMALL = [("mlmc.eps", 0.02), ("run.batch_timesteps", 100_000), ("run.backend", "numpy")]
+# level 0 sampled: long enough runs (about 90% of the timesteps) to be stopped mid-way
+SMALL = [("mlmc.eps", 0.02), ("run.batch_timesteps", 100_000), ("run.backend", "numpy"),
+         ("mlmc.level0", "sample")]  # fmt: skip
 
 
 def small_config(output: Path, **changes):
@@ -190,7 +192,7 @@ def test_slurm_job_names_the_job_and_its_leg():
     assert slurm_job({"SLURM_JOB_ID": "78"}) == "78 restart 0 on ?"
 
 
-LONG = ("--config", "configs/aapl.yaml", "--eps", "0.004", "--quiet")
+LONG = ("--config", "configs/aapl.yaml", "--eps", "0.004", "--quiet", "--set", "mlmc.level0=sample")
 
 
 @pytest.fixture(scope="module")
@@ -248,6 +250,9 @@ OTHER_WORKLOADS = {  # eps sized for about 0.3 s per run
     ],
     # TSLA (S0 = 430, sigma = 0.3, T = 0.5) with a barrier 5% below spot: Lmin raised to 8
     "barrier near spot": [("option.type", "barrier"), ("option.barrier", 410.0), ("mlmc.eps", 0.1)],
+    # level 0 exact (no level-0 samples, a known level in the checkpoint) and control
+    "call exact": [("mlmc.level0", "exact"), ("mlmc.eps", 0.002)],
+    "asian control": [("option.type", "asian"), ("mlmc.level0", "control"), ("mlmc.eps", 0.05)],
 }
 
 

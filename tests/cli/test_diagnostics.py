@@ -22,8 +22,10 @@ from mlmc_hpc.io.run_result import RunResult
 from mlmc_hpc.io.test_result import TestResult
 from tests.helpers import ROOT, mpirun, needs_mpi
 
+# Giles' published figures sample level 0
 GILES = ["--set", "option.S0=100", "--set", "option.K=100", "--set", "option.T=1",
-         "--set", "option.r=0.05", "--set", "option.sigma=0.2", "--set", "mlmc.M=2"]  # fmt: skip
+         "--set", "option.r=0.05", "--set", "option.sigma=0.2", "--set", "mlmc.M=2",
+         "--set", "mlmc.level0=sample"]  # fmt: skip
 CHI2_8_99_87 = 25.13  # 0.99865 quantile of chi-square with 8 degrees of freedom (3 sigma)
 
 
@@ -175,8 +177,11 @@ def test_report_tables_agree_with_the_files(two_runs, capsys):
         result = RunResult.load(path)
         rows = [line.split() for line in block.splitlines() if line.strip()[:1].isdigit()]
         rows = [r for r in rows if len(r) == 8]
-        assert [int(r[1]) for r in rows] == result.levels["n_samples"].tolist()
-        assert [int(r[4]) for r in rows] == result.levels["cost_per_sample"].tolist()
+        exact = rows[0][1] == "exact"  # level 0 computed, not sampled (mlmc.level0 exact)
+        assert exact == (result.level0 == "exact") and rows[0][4] == ("-" if exact else "1")
+        n_samples = [0 if r[1] == "exact" else int(r[1]) for r in rows]
+        assert n_samples == result.levels["n_samples"].tolist()
+        assert [int(r[4]) for r in rows[1:]] == result.levels["cost_per_sample"][1:].tolist()
         assert [float(r[5]) for r in rows] == pytest.approx(result.levels["timesteps"], rel=1e-4)
 
 

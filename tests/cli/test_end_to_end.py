@@ -106,7 +106,8 @@ def test_human_output_and_progress(tmp_path):
     done = run_cli("--config", "configs/tsla.yaml", "--eps", "0.05", "--output",
                    str(tmp_path / "t.h5"))  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stderr.startswith("iter   1  L= 2  added [10000 10000 10000]")
+    # level 0 exact (the default): no samples there, N0 on levels 1..Lmin
+    assert done.stderr.startswith("iter   1  L= 3  added [0 10000 10000]")
     assert "variance" in done.stderr and "bias" in done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].split()[:4] == ["level", "N_l", "mean", "Pf-Pc"]

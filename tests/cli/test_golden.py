@@ -8,6 +8,8 @@ means the random streams, the batching or the arithmetic changed: that needs a C
 entry under "contracts", never a silent update of these numbers. The MLMC cases of 0.2.0
 run with ``mlmc.convergence=giles`` (Giles' decisions, unchanged since); ``barrier_robust``
 pins the default robust driver (raised Lmin, regime checks, 30-sample floor) as of 0.3.0.
+These five sample level 0 (``mlmc.level0=sample``, every result before 0.4.0); the
+``*_exact`` and ``*_control`` cases pin the level-0 modes of 0.4.0.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ CASES = {
     "european_call": [
         "--set", "option.type=call", "--eps", "0.05", "--seed", "11",
         "--set", "run.batch_timesteps=65536", "--set", "mlmc.convergence=giles",
+        "--set", "mlmc.level0=sample",
     ],
     "asian": [
         "--set", "option.type=asian", "--eps", "0.05", "--seed", "12",
         "--set", "run.batch_timesteps=65536", "--set", "mlmc.convergence=giles",
+        "--set", "mlmc.level0=sample",
     ],
     "plain_mc": [
         "--set", "option.type=put", "--set", "mlmc.method=mc", "--eps", "0.05",
@@ -33,10 +37,11 @@ CASES = {
     "lookback_M4": [
         "--set", "option.type=lookback", "--set", "mlmc.M=4", "--eps", "0.1", "--seed", "14",
         "--set", "run.batch_timesteps=65536", "--set", "mlmc.convergence=giles",
+        "--set", "mlmc.level0=sample",
     ],
     "barrier_robust": [
         "--set", "option.type=barrier", "--set", "option.barrier=95", "--eps", "0.05",
-        "--seed", "15", "--set", "run.batch_timesteps=65536",
+        "--seed", "15", "--set", "run.batch_timesteps=65536", "--set", "mlmc.level0=sample",
     ],
 }  # fmt: skip
 
