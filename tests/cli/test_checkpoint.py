@@ -192,7 +192,7 @@ def test_slurm_job_names_the_job_and_its_leg():
     assert slurm_job({"SLURM_JOB_ID": "78"}) == "78 restart 0 on ?"
 
 
-LONG = ("--config", "configs/aapl.yaml", "--eps", "0.004", "--quiet", "--set", "mlmc.level0=sample")
+LONG = ("--config", "tests/data/aapl.yaml", "--eps", "0.004", "--quiet")  # level 0 sampled
 
 
 @pytest.fixture(scope="module")

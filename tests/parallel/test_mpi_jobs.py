@@ -31,7 +31,9 @@ def contents(path):
 
 
 WORKLOADS = {
-    "european": ((), (1, 2, 3, 4)),
+    "european": ((), (1, 2, 3, 4)),  # level 0 exact (the default)
+    "european sample": (("--set", "mlmc.level0=sample"), (1, 3)),
+    "asian control": (("--set", "option.type=asian", "--set", "mlmc.level0=control"), (1, 3)),
     "asian": (("--set", "option.type=asian"), (1, 3)),
     "barrier": (("--set", "option.type=barrier", "--set", "option.barrier=380"), (1, 3)),
     "plain mc": (("--set", "mlmc.method=mc", "--set", "option.type=lookback",
@@ -115,7 +117,7 @@ def test_bad_config_under_mpi_is_one_line_and_exit_2(tmp_path):
 
 # ----------------------------------------------------------------------------- stop and resume
 
-LONG = ("--config", "configs/aapl.yaml", "--eps", "0.004", "--quiet")
+LONG = ("--config", str(ROOT / "tests/data/aapl.yaml"), "--eps", "0.004", "--quiet")
 
 
 def rank_pids(marker: str) -> dict[int, int]:

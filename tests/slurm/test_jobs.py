@@ -157,7 +157,7 @@ def test_warning_before_the_launch_requeues_without_starting(tmp_path):
     assert "srun" not in shim_log(tmp_path) and "scontrol requeue 4242" in shim_log(tmp_path)
 
 
-LONG = {"CONFIG": "configs/aapl.yaml", "EPS": "0.004"}
+LONG = {"CONFIG": str(ROOT / "tests/data/aapl.yaml"), "EPS": "0.004"}  # level 0 sampled
 
 
 def start_job(tmp_path: Path, **extra: str) -> tuple[subprocess.Popen, Path]:
@@ -174,7 +174,7 @@ def start_job(tmp_path: Path, **extra: str) -> tuple[subprocess.Popen, Path]:
 @needs_mpi
 def test_time_limit_warning_requeues_and_resumes_bit_identical(tmp_path):
     reference = tmp_path / "reference.h5"
-    done = run_cli("--config", "configs/aapl.yaml", "--eps", "0.004", "--quiet",
+    done = run_cli("--config", LONG["CONFIG"], "--eps", "0.004", "--quiet",
                    "--output", str(reference), "--backend", "numpy", timeout=180)  # fmt: skip
     assert done.returncode == 0, done.stderr
 

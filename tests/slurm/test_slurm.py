@@ -178,7 +178,7 @@ def test_job_script_under_sbatch(script_jobs, name):
 
 # Long enough that the run is still going ~10 s after its start on a 2-core machine
 # (about 25 s here with one worker), short enough for CI.
-LONG = {"CONFIG": "configs/aapl.yaml", "EPS": "0.0015"}
+LONG = {"CONFIG": str(ROOT / "tests/data/aapl.yaml"), "EPS": "0.0015"}  # level 0 sampled
 TWO_TASKS = "--ntasks=2"  # master and one worker: the reference and the cut run share 2 cores
 LEAD_S = 8.0  # from the cut job's start to the time-limit check that warns it
 
@@ -212,7 +212,7 @@ def test_time_limit_warning_checkpoints_requeues_and_resumes_bit_identical(clust
 
 def test_scancel_mid_run_leaves_a_resumable_file(cluster, tmp_path):
     script, output = JOBS / "psc_v100x8.slurm", tmp_path / "run.h5"
-    variables = {"CONFIG": "configs/aapl.yaml", "EPS": "0.004", "OUTPUT": str(output)}
+    variables = {"CONFIG": LONG["CONFIG"], "EPS": "0.004", "OUTPUT": str(output)}
     job_id = cluster.sbatch(script, TWO_TASKS, "--output=cancelled.out", cwd=tmp_path,
                             **variables)  # fmt: skip
 
