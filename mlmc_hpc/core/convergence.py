@@ -170,8 +170,11 @@ def level0_savings(
     levels: Sequence[LevelSums], sampled_v0: float, cost: Callable[[int], int]
 ) -> float:
     """(sqrt(V0 C_0) + S)^2 / (sqrt(V_0 C_0) + S)^2, S = sum_{l>=1} sqrt(V_l C_l): Giles'
-    optimal cost with level 0 sampled (variance ``sampled_v0``) over the cost with level 0
+    optimal cost with level 0 sampled plainly (V0 = the run's own V[Pf_0] where it sampled
+    level 0, so exactly 1 for ``sample``; else ``sampled_v0``) over the cost with level 0
     as in ``levels`` (V_0 = 0 when known); see the module docstring."""
+    if levels[0].n:
+        sampled_v0 = levels[0].variance_pf
     rest = sum(math.sqrt(lv.variance * cost(l)) for l, lv in enumerate(levels) if l)  # noqa: E741
     as_run = math.sqrt(levels[0].variance * cost(0)) + rest
     return float((math.sqrt(sampled_v0 * cost(0)) + rest) ** 2 / as_run**2) if as_run else 1.0

@@ -23,6 +23,7 @@ Group ``checkpoint`` (datasets):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,12 +115,15 @@ def read_checkpoint(path: str | Path, config: Config) -> Resume:
     group = saved.checkpoint
     if int(group["format"]) != FORMAT:
         raise ResumeError(f"--resume: {path} has checkpoint format {int(group['format'])}")
-    if config.mlmc.level0 != "sample" and "level0" not in saved.config:
-        raise ResumeError(
-            f"--resume: {path} was started by mlmc_hpc {saved.package_version}, which sampled "
-            f"level 0; continue it with --set mlmc.level0=sample"
-        )
-    differences = config_differences(load_config_text(saved.config), config)
+    stored = load_config_text(saved.config)
+    if "level0" not in saved.config:  # written before 0.4.0: level 0 was sampled
+        if config.mlmc.level0 != "sample":
+            raise ResumeError(
+                f"--resume: {path} was started by mlmc_hpc {saved.package_version}, which "
+                f"sampled level 0; continue it with --set mlmc.level0=sample"
+            )
+        stored = dataclasses.replace(stored, mlmc=dataclasses.replace(stored.mlmc, level0="sample"))
+    differences = config_differences(stored, config)
     if differences:
         raise ResumeError(
             f"--resume: the config does not match {path}: {differences[0]}; "

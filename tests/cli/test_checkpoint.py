@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -272,3 +273,30 @@ def test_path_payoffs_and_plain_mc_resume_bit_identically(tmp_path, workload, st
     assert finished.effective_Lmin == reference.effective_Lmin
     assert workload != "barrier near spot" or finished.effective_Lmin == 8
     assert finished.warnings == reference.warnings and finished.converged == reference.converged
+
+
+def test_a_checkpoint_from_before_level0_resumes_only_with_level0_sample(tmp_path, reference):
+    """A 0.3 checkpoint sampled level 0 and its stored config has no mlmc.level0: resuming it
+    with today's default (exact) would mix two estimators, so it is refused with the fix."""
+    out = tmp_path / "old.h5"
+    config = small_config(out)
+    executor = serial_executor(config)
+    stop_after(executor, 5)
+    run_pricing(config, executor, checkpoint_path=str(out)).save(out)
+    with h5py.File(out, "r+") as h5:  # what mlmc_hpc 0.3.0 wrote
+        text = h5.attrs["config"]
+        text = text.decode() if isinstance(text, bytes) else text
+        h5.attrs["config"] = "\n".join(line for line in text.splitlines() if "level0" not in line)
+        h5.attrs["package_version"] = "0.3.0"
+    before = out.read_bytes()
+    args = ["--config", "configs/tsla.yaml", "--eps", "0.02", "--backend", "numpy",
+            "--set", "run.batch_timesteps=100000", "--output", str(out), "--resume", "--json"]  # fmt: skip
+    refused = run_cli(*args)
+    assert refused.returncode == 2 and out.read_bytes() == before
+    assert refused.stderr == (
+        f"config error: --resume: {out} was started by mlmc_hpc 0.3.0, which sampled level 0; "
+        f"continue it with --set mlmc.level0=sample\n"
+    )
+    done = run_cli(*args, "--set", "mlmc.level0=sample")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["price"] == reference.price

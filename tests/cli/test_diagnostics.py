@@ -267,3 +267,25 @@ def test_demo_under_a_pseudo_terminal():
     assert "preset (aapl, giles, spy, tsla) [aapl]: " in text and "eps [0.005]: " in text
     assert "MLMC demo: call S0=430 K=430 T=0.5" in text and "eps=0.05" in text
     assert "converged  yes" in text
+
+
+def test_complexity_reports_what_the_exact_level0_saves(tmp_path, capsys):
+    """Level 0 exact in the complexity runs: no level-0 samples, the price still within 3 eps
+    of the closed form, and the level0 column (Giles' predicted cost with level 0 sampled
+    over the cost as run) well above 1: V_0 = V[Pf_0] is ~100 V_1 on Giles' call."""
+    out = tmp_path / "exact.h5"
+    args = ["test", *GILES, "--set", "mlmc.level0=exact", "--samples", "5000", "--levels", "5",
+            "--eps-list", "0.02,0.05", "--output", str(out), "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    result = TestResult.load(out)
+    x = result.complexity
+    assert result.level0 == "exact" and result.level0_method.startswith("exact: closed form")
+    assert f"level 0: {result.level0_method}" in text
+    assert np.all(x["N_l"][:, 0] == 0)
+    assert np.all(np.abs(x["value"] - 10.450583572185565) <= 3 * x["eps"])
+    assert np.all(x["level0_savings"] > 5)
+    # the sampled run's column is 1 by definition
+    assert main([*args[:-3], "--set", "mlmc.level0=sample", "--output", str(tmp_path / "s.h5"),
+                 "--quiet"]) == 0  # fmt: skip
+    assert np.all(TestResult.load(tmp_path / "s.h5").complexity["level0_savings"] == 1.0)

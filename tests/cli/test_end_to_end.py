@@ -121,3 +121,24 @@ def test_lmax_stop_is_a_warning_not_a_crash(tmp_path, capsys):
     assert rc == 0
     assert "warning: failed to achieve weak convergence" in capsys.readouterr().err
     assert RunResult.load(output).converged is False
+
+
+@pytest.mark.parametrize("mode", ["exact", "control", "sample"])
+def test_level0_mode_in_the_summary_json_and_file(tmp_path, mode):
+    out = tmp_path / f"{mode}.h5"
+    done = run_cli("--config", "configs/tsla.yaml", "--eps", "0.05", "--json", "--quiet",
+                   "--set", f"mlmc.level0={mode}", "--output", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    result = RunResult.load(out)
+    assert summary["level0"] == result.level0 == mode
+    assert summary["level0_value"] == result.level0_value == result.levels["mean"][0]
+    assert (result.levels["n_samples"][0] == 0) == (mode == "exact")
+    described = {"exact": "exact: closed form", "control": "control variate: Q = the exact-GBM "
+                 "call", "sample": "sampled: one Milstein step"}[mode]  # fmt: skip
+    assert result.level0_method.startswith(described)
+    if mode == "control":  # Y_0 = P_0 - c (Q - E Q) keeps the plain P_0 as Pf
+        assert result.levels["variance"][0] < result.levels["variance_pf"][0] / 20
+    human = run_cli("--config", "configs/tsla.yaml", "--eps", "0.05", "--quiet",
+                    "--set", f"mlmc.level0={mode}", "--output", str(out), "--overwrite")  # fmt: skip
+    assert f"level 0    {result.level0_value:.6f}  {result.level0_method}" in human.stdout

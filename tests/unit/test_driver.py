@@ -95,3 +95,28 @@ def test_lmax_reached_warns_and_reports_not_converged():
 def test_zero_variance_levels_do_not_break_the_driver():
     est = run_mlmc(ExactLevels(b=0.0, a=1e-9), MLMCSettings(eps=0.01, N0=10))
     assert est.converged and math.isfinite(est.price)
+
+
+@pytest.mark.parametrize("safeguards", ["robust", "giles"])
+def test_a_known_level_is_never_sampled_and_changes_nothing_else(safeguards):
+    """Level 0 known exactly (mlmc.level0 exact): N_0 = 0, V_0 = 0, its value in the price;
+    the other levels get Giles' N_l for the remaining variance, so the cost drops by the
+    share sqrt(V_0 C_0) took of sum sqrt(V_l C_l)."""
+    from mlmc_hpc.core.regime import GILES, ROBUST
+
+    guard = ROBUST if safeguards == "robust" else GILES
+    settings = MLMCSettings(eps=0.002, N0=1000)
+    levels = ExactLevels(b=100.0)  # V_0 = 100 dominates V_1 = 25, V_2 = 6.25, ...
+    sampled = run_mlmc(levels, settings, safeguards=guard)
+    known = ExactLevels(b=100.0)
+    exact = run_mlmc(known, settings, safeguards=guard, known={0: levels.mean(0)})
+    assert all(request[0] == 0 for request in known.requests)
+    assert exact.levels[0].n == 0 and exact.levels[0].variance == 0.0
+    assert exact.levels[0].mean == levels.mean(0) and exact.levels[0].exact == levels.mean(0)
+    assert exact.converged and exact.L == sampled.L
+    expected = sum(levels.mean(level) for level in range(exact.L + 1))
+    assert exact.price == pytest.approx(expected, rel=1e-12)
+    assert exact.std_error <= math.sqrt(variance_target(settings.eps, settings.theta))
+    cost = sum(lv.cost for lv in exact.levels)
+    assert cost < 0.5 * sum(lv.cost for lv in sampled.levels)
+    assert sum(lv.n for lv in exact.levels[1:]) > 0
