@@ -35,6 +35,19 @@ class BackendUnavailableError(ConfigError):
     """``run.backend: cupy`` asked for where CuPy, a GPU or a kernel is missing (exit 2)."""
 
 
+class RunFailedError(RuntimeError):
+    """A failure during the run whose message is one line, ready to print (exit 1)."""
+
+
+class OutputWriteError(RunFailedError):
+    """A result or checkpoint could not be written (full disk, quota, I/O error); the file
+    that was there before is intact."""
+
+
+class SamplingError(RunFailedError):
+    """A sampler returned non-finite sums (NaN or inf): the payoff overflows on a level."""
+
+
 class WorkerFailedError(RuntimeError):
     """A worker raised; the message is its traceback headed ``worker r of s on HOST:``."""
 
@@ -43,3 +56,9 @@ def config_error_exit(error: ConfigError, prefix: str = "config error") -> ExitC
     """Print ``prefix: message`` as one line on stderr and return :attr:`ExitCode.USAGE`."""
     print(f"{prefix}: {error}", file=sys.stderr, flush=True)
     return ExitCode.USAGE
+
+
+def failure_exit(error: RunFailedError) -> ExitCode:
+    """Print ``error: message`` as one line on stderr and return :attr:`ExitCode.FAILURE`."""
+    print(f"error: {error}", file=sys.stderr, flush=True)
+    return ExitCode.FAILURE

@@ -12,9 +12,10 @@ import sys
 from typing import Any
 
 from ..config.schema import Config
-from ..errors import ExitCode
+from ..errors import ConfigError, ExitCode
 from ..io.checkpoint import Resume, read_checkpoint
 from ..io.hdf5 import check_writable
+from ..io.lock import acquire, lock_path, release
 from ..io.run_result import RunResult
 from ..parallel.executor import BatchExecutor
 from ..parallel.roles import launch
@@ -43,20 +44,26 @@ def prepare(args: argparse.Namespace) -> tuple[Config, Resume | None]:
     """Validated config and, with --resume, the saved state to continue from; raises
     ConfigError before anything is computed or written."""
     config = config_from_args(args, output=args.output)
-    check_writable(config.run.output, overwrite=args.overwrite, resume=args.resume)
-    if args.resume:
-        return config, read_checkpoint(config.run.output, config)
-    return config, None
+    lock = acquire(config.run.output)  # before looking at the file: one run per output
+    try:
+        check_writable(config.run.output, overwrite=args.overwrite, resume=args.resume)
+        return config, read_checkpoint(config.run.output, config) if args.resume else None
+    except ConfigError:
+        release(lock)
+        raise
 
 
 def main(args: argparse.Namespace) -> int:
     """Price (with checkpoints), save atomically, print the summary; exit 0, 1, 2 or 75."""
 
     def job(config: Config, resume: Resume | None, executor: BatchExecutor) -> int:
-        executor.watch(stop_request(config).reason)
-        progress, warn = reporters(config, args.quiet, executor.status)
-        result = run_pricing(config, executor, progress, warn, resume, config.run.output)
-        return save_and_report(result, config, args.json)
+        try:
+            executor.watch(stop_request(config).reason)
+            progress, warn = reporters(config, args.quiet, executor.status)
+            result = run_pricing(config, executor, progress, warn, resume, config.run.output)
+            return save_and_report(result, config, args.json)
+        finally:
+            release(lock_path(config.run.output))
 
     return launch(lambda: prepare(args), job)
 

@@ -16,6 +16,7 @@ from ..config.schema import Config
 from ..core.convergence import CONVERGENCE_COLUMNS, complexity_test, convergence_test
 from ..errors import ConfigError, ExitCode
 from ..io.hdf5 import check_writable
+from ..io.lock import acquire, lock_path, release
 from ..io.test_result import TestResult, complexity_group, repeat_group
 from ..models.gbm import level_cost
 from ..models.options import reference_price
@@ -82,7 +83,12 @@ def prepare_test(args: argparse.Namespace) -> tuple[Config, dict[str, Any]]:
                           f"got {method}")  # fmt: skip
     config = config_from_args(args)
     output = args.output or str(Path(config.run.output).with_name(f"{config.name}-test.h5"))
-    check_writable(output, overwrite=args.overwrite)
+    lock = acquire(output)
+    try:
+        check_writable(output, overwrite=args.overwrite)
+    except ConfigError:
+        release(lock)
+        raise
     plan["output"] = output
     return config, plan
 
@@ -123,7 +129,11 @@ def test_job(args: argparse.Namespace, config: Config, plan: dict[str, Any],
 
 def main(args: argparse.Namespace) -> int:
     """Giles' tests in this process or, under mpiexec, on all workers."""
-    return launch(
-        lambda: prepare_test(args),
-        lambda config, plan, executor: test_job(args, config, plan, executor),
-    )
+
+    def job(config: Config, plan: dict[str, Any], executor: BatchExecutor) -> int:
+        try:
+            return test_job(args, config, plan, executor)
+        finally:
+            release(lock_path(plan["output"]))
+
+    return launch(lambda: prepare_test(args), job)

@@ -27,6 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from ..config.schema import MLMCSettings
+from ..errors import SamplingError
 from .estimators import (
     bias_target,
     estimate_rates,
@@ -179,8 +180,9 @@ def run_mlmc(
         started = time.perf_counter()
         taken = [int(x) for x in state.extra]
         levels = state.levels
-        for level, batch in zip(levels, executor.sample(taken), strict=True):
+        for index, (level, batch) in enumerate(zip(levels, executor.sample(taken), strict=True)):
             level.merge(batch)
+            check_finite(level, index)
         done = np.array([lv.n for lv in levels])
 
         means, variances, costs = level_statistics(levels)
@@ -213,6 +215,14 @@ def run_mlmc(
         state.finished = state.finished or int(state.extra.sum()) == 0
         end_iteration(state, taken, bias, started, progress, checkpoint, unsettled)
     return state.estimate()
+
+
+def check_finite(level: LevelSums, index: int) -> None:
+    """SamplingError naming the level when its sums are NaN or inf (an overflowing payoff):
+    never a NaN price, never a decision taken on one."""
+    if not np.all(np.isfinite(level.totals)):
+        raise SamplingError(f"level {index} returned non-finite sums (NaN or inf) after "
+                            f"{level.n} samples: the payoff overflows there")  # fmt: skip
 
 
 def sample_targets(

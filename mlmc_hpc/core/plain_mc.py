@@ -18,7 +18,14 @@ from collections.abc import Callable
 import numpy as np
 
 from ..config.schema import MLMCSettings
-from .driver import DriverState, IterationRecord, LevelExecutor, MLMCEstimate, end_iteration
+from .driver import (
+    DriverState,
+    IterationRecord,
+    LevelExecutor,
+    MLMCEstimate,
+    check_finite,
+    end_iteration,
+)
 from .estimators import extra_samples, nearly_converged, variance_target
 from .sums import LevelSums
 
@@ -66,6 +73,7 @@ def run_mc(
         taken = [int(x) for x in state.extra]
         level = state.levels[0]
         level.merge(executor.sample(taken)[0])
+        check_finite(level, 0)
         extra = extra_samples([samples_needed(level.variance, target)], [level.n])
         state.finished = nearly_converged(extra, [level.n])
         state.converged = state.finished

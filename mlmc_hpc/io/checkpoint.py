@@ -19,6 +19,8 @@ Group ``checkpoint`` (datasets):
   next_batch        next batch index per level
   pending_tasks     k x 3 (level, batch, n_samples) of completed batches not yet merged
   pending_sums      k x 8 their sums;  pending_seconds  k
+  checksum          SHA-256 of what a resume reads (mlmc_hpc.io.integrity; since 0.4.0, a
+                    checkpoint without one is only validated field by field)
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from ..config.schema import Config
 from ..core.driver import DriverState, IterationRecord
 from ..core.sums import LevelSums
 from ..errors import ResumeError
+from .integrity import checksum, damage
 from .run_result import RunResult
 
 FORMAT = 1
@@ -113,8 +116,18 @@ def read_checkpoint(path: str | Path, config: Config) -> Resume:
             f"--resume: {path} holds a finished run (price {saved.price:.6g}); nothing to resume"
         )
     group = saved.checkpoint
+    if "format" not in group or np.asarray(group["format"]).dtype.kind not in "iu":
+        raise ResumeError(f"--resume: {path} has a checkpoint without a format; not resumable")
     if int(group["format"]) != FORMAT:
         raise ResumeError(f"--resume: {path} has checkpoint format {int(group['format'])}")
+    signature = checksum(saved.config, saved.wall_time_s, saved.resumed,
+                         {"iterations": saved.iterations, "batches": saved.batches,
+                          "checkpoint": group})  # fmt: skip
+    written = str(group.get("checksum", ""))
+    problem = damage(group) or (None if written in ("", signature) else "checksum mismatch")
+    if problem:
+        raise ResumeError(f"--resume: {path} holds a damaged checkpoint ({problem}); it "
+                          f"cannot be resumed: start a new run with another --output")  # fmt: skip
     stored = load_config_text(saved.config)
     if "level0" not in saved.config:  # written before 0.4.0: level 0 was sampled
         if config.mlmc.level0 != "sample":

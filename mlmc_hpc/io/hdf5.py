@@ -1,46 +1,72 @@
 """HDF5 access: the only module that opens h5py.
 
 Files are written atomically (a temp file beside the target, then ``os.replace``), so a
-reader or a crash never sees half a file; :func:`read_hdf5` returns plain Python and NumPy
-values; :func:`file_kind` tells a run result, a test result and anything else apart.
+reader or a crash never sees half a file, and a failed write (a full disk) is one
+:class:`~mlmc_hpc.errors.OutputWriteError` naming the path and the errno;
+:func:`read_hdf5` returns plain Python and NumPy values; :func:`file_kind` tells a run
+result, a test result and anything else apart.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, ResumeError
+from ..errors import ConfigError, OutputWriteError, ResumeError
 
 
 def write_hdf5(path: str | Path, attrs: dict[str, Any], groups: dict[str, dict]) -> Path:
-    """Root attributes and groups of datasets, written to a temp file beside ``path`` and
-    renamed over it, so the target is only ever replaced by a complete file."""
+    """Root attributes and groups of datasets, built in memory, written to a temp file beside
+    ``path`` and renamed over it, so the target is only ever replaced by a complete file.
+    HDF5 never touches the disk itself (it can crash when a write fails as it closes the
+    file): the bytes are written, flushed and synced by Python, which reports a full disk."""
     import h5py
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5:
+        for name, value in attrs.items():
+            h5.attrs[name] = _attribute(value)
+        for group_name, contents in groups.items():
+            group = h5.create_group(group_name)
+            for key, values in contents.items():
+                values = np.asarray(values)
+                if values.dtype.kind == "U":
+                    values = values.astype(h5py.string_dtype())
+                group.create_dataset(key, data=values)
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with h5py.File(temporary, "w") as h5:
-            for name, value in attrs.items():
-                h5.attrs[name] = _attribute(value)
-            for group_name, contents in groups.items():
-                group = h5.create_group(group_name)
-                for key, values in contents.items():
-                    values = np.asarray(values)
-                    if values.dtype.kind == "U":
-                        values = values.astype(h5py.string_dtype())
-                    group.create_dataset(key, data=values)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(temporary, "wb") as stream:
+            stream.write(buffer.getbuffer())
+            stream.flush()
+            os.fsync(stream.fileno())
         os.replace(temporary, path)
+    except OSError as error:
+        raise OutputWriteError(f"cannot write {path}: {write_failure(error)}; "
+                               f"the file that was there is intact") from None  # fmt: skip
     finally:
         if temporary.exists():
             temporary.unlink()
     return path
+
+
+def write_failure(error: OSError) -> str:
+    """What went wrong, as ``strerror (errno N)``: from the error itself, or from the
+    ``errno = N`` h5py puts in its message."""
+    number = error.errno
+    if number is None:
+        found = re.search(r"errno = (\d+)", str(error))
+        number = int(found.group(1)) if found else None
+    if number is None:
+        return str(error).splitlines()[0] if str(error) else type(error).__name__
+    return f"{os.strerror(number)} (errno {number})"
 
 
 def read_hdf5(path: str | Path) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
@@ -72,7 +98,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _decoded(values: np.ndarray) -> np.ndarray:
+def _decoded(values: np.ndarray | bytes) -> np.ndarray:
+    if isinstance(values, bytes):  # a scalar string dataset (a checksum)
+        return np.array(values.decode())
     if values.dtype.kind in ("O", "S"):
         return np.array([v.decode() if isinstance(v, bytes) else v for v in values])
     return values

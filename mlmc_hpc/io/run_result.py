@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .hdf5 import read_hdf5, write_hdf5
+from .integrity import checksum
 
 if TYPE_CHECKING:
     import pandas
@@ -158,6 +159,9 @@ class RunResult:
         groups = {name: getattr(self, name) for name in GROUPS}
         if not groups["checkpoint"]:
             del groups["checkpoint"]
+        else:  # signed: a resume refuses a damaged checkpoint (mlmc_hpc.io.integrity)
+            signature = checksum(self.config, self.wall_time_s, self.resumed, groups)
+            groups["checkpoint"] = {**groups["checkpoint"], "checksum": np.array(signature)}
         return write_hdf5(path, attrs, groups)
 
     @classmethod

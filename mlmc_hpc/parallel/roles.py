@@ -18,7 +18,15 @@ from typing import Any
 
 from ..config.resolve import gpu_count
 from ..config.schema import Config
-from ..errors import ConfigError, ExitCode, PlacementError, WorkerFailedError, config_error_exit
+from ..errors import (
+    ConfigError,
+    ExitCode,
+    PlacementError,
+    RunFailedError,
+    WorkerFailedError,
+    config_error_exit,
+    failure_exit,
+)
 from ..models.gbm import level_cost
 from ..models.registry import make_sampler
 from .executor import BatchExecutor, serial_executor
@@ -31,7 +39,8 @@ Job = Callable[[Config, Any, BatchExecutor], int]
 def launch(prepare: Prepare, job: Job) -> int:
     """Validate with ``prepare()`` (a ConfigError prints one line and gives exit 2), then
     run ``job(config, context, executor)`` here or, under mpiexec, on rank 0 with ranks
-    1..N-1 as workers. Returns the exit code of this rank."""
+    1..N-1 as workers (a RunFailedError prints one line and gives exit 1). Returns the exit
+    code of this rank."""
     from .mpi import mpi_library_version, world
 
     comm = world()
@@ -41,7 +50,10 @@ def launch(prepare: Prepare, job: Job) -> int:
         config, context = prepare()
     except ConfigError as error:
         return config_error_exit(error)
-    return job(config, context, serial_executor(config, mpi_library_version()))
+    try:
+        return job(config, context, serial_executor(config, mpi_library_version()))
+    except RunFailedError as failure:
+        return failure_exit(failure)
 
 
 def run_distributed(comm: Any, prepare: Prepare, job: Job) -> int:
@@ -125,6 +137,10 @@ def master(comm: Any, prepare: Prepare, job: Job) -> int:
     except WorkerFailedError as failure:
         print(f"{failure}\nerror: a worker failed; stopping all {comm.Get_size()} ranks",
               file=sys.stderr, flush=True)  # fmt: skip
+        comm.Abort(int(ExitCode.FAILURE))
+        return ExitCode.FAILURE
+    except RunFailedError as failure:
+        failure_exit(failure)
         comm.Abort(int(ExitCode.FAILURE))
         return ExitCode.FAILURE
     executor.close()

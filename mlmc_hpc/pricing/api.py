@@ -19,6 +19,7 @@ from ..config.schema import Config
 from ..core.driver import IterationRecord
 from ..errors import ConfigError
 from ..io.hdf5 import check_writable
+from ..io.lock import acquire, release
 from ..io.run_result import RunResult
 from ..parallel.executor import BatchExecutor, serial_executor
 from .run import run_pricing
@@ -74,16 +75,21 @@ def price(
     if isinstance(config, Config):
         config = config.to_dict()
     resolved = load_config(config, pairs)
-    if writes:
-        check_writable(resolved.run.output, overwrite=overwrite)
-    if executor is None:
-        executor = serial_executor(resolved)
-    else:
-        executor.check_can_run(resolved)
-    result = run_pricing(resolved, executor, progress, _warn)
-    if writes:
-        result.save(resolved.run.output)
-    return result
+    lock = acquire(resolved.run.output) if writes else None
+    try:
+        if writes:
+            check_writable(resolved.run.output, overwrite=overwrite)
+        if executor is None:
+            executor = serial_executor(resolved)
+        else:
+            executor.check_can_run(resolved)
+        result = run_pricing(resolved, executor, progress, _warn)
+        if writes:
+            result.save(resolved.run.output)
+        return result
+    finally:
+        if lock is not None:
+            release(lock)
 
 
 def _warn(message: str) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from ..config.schema import Config
 from ..core.driver import DriverState, IterationRecord, initial_state, run_mlmc
 from ..core.plain_mc import initial_mc_state, run_mc
+from ..errors import SamplingError
 from ..io.checkpoint import Resume, checkpoint_group
 from ..io.run_result import RunResult
 from ..parallel.executor import BatchExecutor, StoppedEarlyError
@@ -88,5 +89,9 @@ def run_pricing(
                                 plan.safeguards)  # fmt: skip
     except StoppedEarlyError as stop:
         return unfinished(stop.reason)
+    except SamplingError as error:
+        o = config.option
+        where = f"option {o.type}: S0 {o.S0:g}, K {o.K:g}, T {o.T:g}, r {o.r:g}, sigma {o.sigma:g}"
+        raise SamplingError(f"{error} ({where})") from None
     estimate = withdraw(estimate, config, plan, say)
     return assemble(config, estimate, executor, elapsed(), common())

@@ -1,0 +1,166 @@
+"""One run per output (a lock file), and checkpoints verified before a resume: a damaged or
+edited checkpoint is refused with one line and exit 2, never resumed to another price
+(issue 16, part 2)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from mlmc_hpc.io.integrity import checksum
+from mlmc_hpc.io.run_result import RunResult
+from mlmc_hpc.parallel.executor import serial_executor
+from mlmc_hpc.pricing.run import run_pricing
+from tests.cli.test_checkpoint import small_config, stop_after
+from tests.helpers import ROOT, run_cli, wait_for_checkpoint
+
+RESUME = ("--config", "configs/tsla.yaml", "--eps", "0.02", "--backend", "numpy",
+          "--set", "run.batch_timesteps=100000", "--set", "mlmc.level0=sample", "--quiet")  # fmt: skip
+QUICK = ("--eps", "0.2", "--quiet", "--backend", "numpy")
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    out = tmp_path / "r.h5"
+    config = small_config(out)
+    executor = serial_executor(config)
+    stop_after(executor, 5)
+    run_pricing(config, executor, checkpoint_path=str(out)).save(out)
+    return out
+
+
+def resign(path):
+    """Recompute the checksum after an edit, as a tool that knows the format would."""
+    result = RunResult.load(path)
+    groups = {"iterations": result.iterations, "batches": result.batches,
+              "checkpoint": result.checkpoint}  # fmt: skip
+    signature = checksum(result.config, result.wall_time_s, result.resumed, groups)
+    with h5py.File(path, "r+") as h5:
+        del h5["checkpoint/checksum"]
+        h5["checkpoint/checksum"] = signature
+
+
+def flip_bit(path):
+    with h5py.File(path, "r+") as h5:
+        sums = h5["checkpoint/level_sums_hi"][()]
+        sums.view(np.uint64)[1, 1] ^= np.uint64(1) << np.uint64(40)
+        h5["checkpoint/level_sums_hi"][...] = sums
+
+
+def negative_request(path):
+    with h5py.File(path, "r+") as h5:
+        h5["checkpoint/extra"][-1] = -5
+    resign(path)
+
+
+def nan_pending(path):
+    with h5py.File(path, "r+") as h5:
+        pending = h5["checkpoint/pending_sums"][()]
+        pending = np.vstack([pending, np.full((1, 8), np.nan)])
+        tasks = np.vstack([h5["checkpoint/pending_tasks"][()], [[0, 99, 10]]])
+        seconds = np.append(h5["checkpoint/pending_seconds"][()], 0.1)
+        for key, value in (("pending_sums", pending), ("pending_tasks", tasks),
+                           ("pending_seconds", seconds)):  # fmt: skip
+            del h5[f"checkpoint/{key}"]
+            h5[f"checkpoint/{key}"] = value
+    resign(path)
+
+
+def missing_rates(path):
+    with h5py.File(path, "r+") as h5:
+        del h5["checkpoint/rates"]
+    resign(path)
+
+
+def edited_iterations(path):
+    with h5py.File(path, "r+") as h5:
+        h5["iterations/L"][0] += 1
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (flip_bit, "checksum mismatch"),
+        (edited_iterations, "checksum mismatch"),
+        (negative_request, "extra holds negative counts"),
+        (nan_pending, "pending_sums holds NaN or inf"),
+        (missing_rates, "rates is missing"),
+    ],
+)
+def test_a_damaged_checkpoint_is_refused_and_left_alone(checkpoint, damage, problem):
+    damage(checkpoint)
+    before = checkpoint.read_bytes()
+    done = run_cli(*RESUME, "--output", str(checkpoint), "--resume")
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"config error: --resume: {checkpoint} holds a damaged checkpoint ({problem}); it "
+        f"cannot be resumed: start a new run with another --output\n"
+    )
+    assert checkpoint.read_bytes() == before
+
+
+def test_an_intact_checkpoint_resumes(checkpoint):
+    done = run_cli(*RESUME, "--output", str(checkpoint), "--resume")
+    assert done.returncode == 0, done.stderr
+    assert not checkpoint.with_name("r.h5.lock").exists()
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@pytest.mark.parametrize(
+    ("holder", "refused"),
+    [
+        (lambda: f"{socket.gethostname()} {os.getpid()}", True),  # a live process here
+        (lambda: "node-17.cluster 4242", True),  # another host: cannot be checked
+        (lambda: f"{socket.gethostname()} {dead_pid()}", False),  # stale: taken over
+        (lambda: "garbage", False),  # not a lock this program wrote
+    ],
+)
+def test_a_lock_file_refuses_a_second_run_unless_stale(tmp_path, holder, refused):
+    out = tmp_path / "r.h5"
+    lock = tmp_path / "r.h5.lock"
+    text = holder()
+    lock.write_text(text + "\n")
+    done = run_cli(*QUICK, "--output", str(out))
+    if refused:
+        host, pid = text.split()
+        assert done.returncode == 2 and not out.exists()
+        assert done.stderr == (
+            f"config error: run.output {out} is being written by another run (PID {pid} on "
+            f"{host}; lock {lock}); wait for it or write elsewhere with --output (delete the "
+            f"lock only if that run is dead)\n"
+        )
+        assert lock.read_text() == text + "\n"
+    else:
+        assert done.returncode == 0, done.stderr
+        assert out.exists() and not lock.exists()
+
+
+def test_two_runs_on_one_output_the_second_is_refused(tmp_path):
+    out = tmp_path / "r.h5"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "mlmc_hpc", "--config", "tests/data/aapl.yaml", "--eps", "0.004",
+         "--quiet", "--output", str(out)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for_checkpoint(out, first)
+        second = run_cli(*QUICK, "--output", str(out), "--overwrite")
+        assert second.returncode == 2
+        assert f"is being written by another run (PID {first.pid} on" in second.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+    assert first.returncode == 75
+    assert not (tmp_path / "r.h5.lock").exists()
