@@ -91,7 +91,7 @@ def test_batches_table_covers_every_batch_once(tmp_path):
 
 def test_worker_exception_ends_the_job_with_its_traceback(tmp_path):
     out = tmp_path / "f.h5"
-    done = mpirun(3, "--eps", "0.02", "--output", str(out),
+    done = mpirun(3, "--eps", "0.02", "--set", "mlmc.level0=sample", "--output", str(out),
                   env={"MLMC_HPC_FAULT_INJECTION": "raise:2"}, timeout=60)  # fmt: skip
     assert done.returncode != 0
     assert "worker 2 of 3 on " in done.stderr
@@ -101,7 +101,7 @@ def test_worker_exception_ends_the_job_with_its_traceback(tmp_path):
 
 def test_killed_worker_ends_the_job_without_hanging(tmp_path):
     out = tmp_path / "k.h5"
-    done = mpirun(3, "--eps", "0.02", "--output", str(out),
+    done = mpirun(3, "--eps", "0.02", "--set", "mlmc.level0=sample", "--output", str(out),
                   env={"MLMC_HPC_FAULT_INJECTION": "kill:1"}, timeout=60)  # fmt: skip
     assert done.returncode != 0
     assert not out.exists()
