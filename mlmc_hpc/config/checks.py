@@ -175,6 +175,17 @@ def batch_size(key: str, value: Any) -> int | None:
         ) from None
 
 
+def budget(key: str, value: Any) -> int | None:
+    """``run.max_timesteps``: an integer in 1..2**62, or null (unlimited)."""
+    if value is None:
+        return None
+    try:
+        return int_at_least(1, 2**62)(key, value)
+    except ConfigError:
+        raise ConfigError(f"{key} must be null or an integer in 1..{2**62}, "
+                          f"got {show(value)}") from None  # fmt: skip
+
+
 SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
     "option": {
         "type": one_of(OPTION_TYPES),
@@ -208,6 +219,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "batch_timesteps": batch_size,
         "output": text,
         "end_margin_s": non_negative,
+        "max_timesteps": budget,
     },
 }
 

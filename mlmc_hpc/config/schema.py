@@ -67,6 +67,7 @@ class RunSpec:
     batch_timesteps: int
     output: str
     end_margin_s: float = 60.0  # stop this long before SLURM_JOB_END_TIME
+    max_timesteps: int | None = 300_000_000_000  # work budget of a run; None = unlimited
 
 
 @dataclass(frozen=True)

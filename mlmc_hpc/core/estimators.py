@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 MIN_RATE = 0.5
+MAX_SAMPLES = float(2**62)  # N_l is capped here: never an int64 overflow (the budget refuses)
 Floats = Sequence[float] | np.ndarray  # per-level values: a list or a float64 array
 Ints = Sequence[int] | np.ndarray  # per-level sample counts: a list or an int64 array
 
@@ -71,11 +72,13 @@ def optimal_samples(variances: Floats, costs: Floats, eps: float, theta: float) 
     """N_l = ceil( sqrt(V_l / C_l) * sum_k sqrt(V_k C_k) / ((1 - theta) eps^2) ).
 
     Minimises total cost sum N_l C_l subject to sum V_l / N_l <= (1 - theta) eps^2.
+    Capped at 2**62, so a tiny eps never wraps around int64.
     """
     v = np.asarray(variances, dtype=np.float64)
     c = np.asarray(costs, dtype=np.float64)
     total = np.sum(np.sqrt(v * c))
-    return np.ceil(np.sqrt(v / c) * total / ((1.0 - theta) * eps**2)).astype(np.int64)
+    wanted = np.ceil(np.sqrt(v / c) * total / ((1.0 - theta) * eps**2))
+    return np.minimum(wanted, MAX_SAMPLES).astype(np.int64)
 
 
 def extra_samples(targets: Ints, done: Ints) -> np.ndarray:

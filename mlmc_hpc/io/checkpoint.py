@@ -43,7 +43,7 @@ from .run_result import RunResult
 
 FORMAT = 1
 # Keys that may change between the interrupted run and its continuation.
-FREE_KEYS = ("name", "run.output", "run.end_margin_s")
+FREE_KEYS = ("name", "run.output", "run.end_margin_s", "run.max_timesteps")
 EXECUTOR_KEYS = ("next_batch", "pending_tasks", "pending_sums", "pending_seconds")
 
 
@@ -120,16 +120,21 @@ def read_checkpoint(path: str | Path, config: Config) -> Resume:
         raise ResumeError(f"--resume: {path} has a checkpoint without a format; not resumable")
     if int(group["format"]) != FORMAT:
         raise ResumeError(f"--resume: {path} has checkpoint format {int(group['format'])}")
-    signature = checksum(saved.config, saved.wall_time_s, saved.resumed,
-                         {"iterations": saved.iterations, "batches": saved.batches,
-                          "checkpoint": group})  # fmt: skip
-    written = str(group.get("checksum", ""))
-    problem = damage(group) or (None if written in ("", signature) else "checksum mismatch")
+    problem = damage(group, saved.iterations)
+    if problem is None:
+        signature = checksum(saved.config, saved.wall_time_s, saved.resumed,
+                             {"iterations": saved.iterations, "batches": saved.batches,
+                              "checkpoint": group})  # fmt: skip
+        written = str(group.get("checksum", ""))
+        if "level_exact" in group and not written:  # written by 0.4.0 or later: signed
+            problem = "its checksum is missing"
+        elif written and written != signature:
+            problem = "checksum mismatch"
     if problem:
         raise ResumeError(f"--resume: {path} holds a damaged checkpoint ({problem}); it "
                           f"cannot be resumed: start a new run with another --output")  # fmt: skip
     stored = load_config_text(saved.config)
-    if "level0" not in saved.config:  # written before 0.4.0: level 0 was sampled
+    if "level_exact" not in group:  # written before 0.4.0: level 0 was sampled
         if config.mlmc.level0 != "sample":
             raise ResumeError(
                 f"--resume: {path} was started by mlmc_hpc {saved.package_version}, which "

@@ -28,8 +28,9 @@ def _canonical(value: Any) -> bytes:
         return f"empty{array.shape}".encode()
     if array.dtype.kind in "USO":
         return "\x00".join(str(item) for item in array.ravel()).encode()
-    kind = {"b": "?", "i": "<i8", "u": "<u8", "f": "<f8"}[array.dtype.kind]
-    return f"{array.dtype.kind}{array.shape}".encode() + array.astype(kind).tobytes()
+    kind = {"b": "?", "i": "<i8", "u": "<u8", "f": "<f8"}.get(array.dtype.kind)
+    head = f"{array.dtype.kind}{array.shape}".encode()
+    return head + (array.astype(kind) if kind else array).tobytes()
 
 
 def checksum(config: str, wall_time_s: float, resumed: int,
@@ -52,13 +53,26 @@ SHAPES = {  # dataset: (dimensions, where L+1 = "levels" and k = "pending"), dty
     "level_seconds": (("levels",), "f"), "extra": (("levels",), "i"), "rates": ((3,), "f"),
     "next_batch": (("any",), "i"), "pending_tasks": (("pending", 3), "i"),
     "pending_sums": (("pending", N_SUMS), "f"), "pending_seconds": (("pending",), "f"),
+    "level_exact": (("levels",), "f"), "converged": ((), "b"),
 }  # fmt: skip
+OPTIONAL = ("level_exact",)  # absent before 0.4.0
+MAY_BE_NAN = ("rates", "level_exact")  # rates: plain Monte Carlo; level_exact: sampled levels
+ITERATION_COLUMNS = ("samples_added", "L", "bias_estimate", "variance_estimate", "seconds")
 
 
-def damage(group: Mapping[str, Any]) -> str | None:
-    """What is wrong with the fields of a ``checkpoint`` group, or None."""
+def damage(group: Mapping[str, Any], iterations: Mapping[str, Any]) -> str | None:
+    """What is wrong with the fields of a ``checkpoint`` group and the ``iterations`` table
+    a resume reads, or None."""
+    lengths = {len(np.atleast_1d(iterations.get(key, []))) for key in ITERATION_COLUMNS}
+    if len(lengths) != 1:
+        return "the iterations table has columns of different lengths"
+    for key, value in group.items():
+        if np.asarray(value).dtype.kind not in "biufUSO":
+            return f"{key} has type {np.asarray(value).dtype}"
     sizes: dict[str, int] = {}
     for key, (dimensions, kind) in SHAPES.items():
+        if key not in group and key in OPTIONAL:
+            continue
         if key not in group:
             return f"{key} is missing"
         array = np.asarray(group[key])
@@ -71,8 +85,10 @@ def damage(group: Mapping[str, Any]) -> str | None:
                 return f"{key} has shape {array.shape}"
             if isinstance(dimension, str) and sizes.setdefault(dimension, size) != size:
                 return f"{key} has shape {array.shape}, unlike the other {dimension} fields"
-        finite = np.isfinite(array) | (np.isnan(array) if key == "rates" else False)
-        if kind == "f" and not np.all(finite):  # rates are NaN for plain Monte Carlo
+        if kind == "b":
+            continue
+        finite = np.isfinite(array) | (np.isnan(array) if key in MAY_BE_NAN else False)
+        if kind == "f" and not np.all(finite):
             return f"{key} holds NaN or inf"
         if kind == "i" and np.any(array < 0):
             return f"{key} holds negative counts"

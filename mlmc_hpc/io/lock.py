@@ -1,17 +1,19 @@
-"""One run per output file: a lock file beside it, created exclusively.
+"""One run per output file: ``<output>.lock`` beside it, held with an exclusive ``flock``.
 
-``<output>.lock`` holds ``host pid``. It is created complete and exclusively (a hard link
-of a written temp file, which fails if the lock exists), so of two runs started on the
-same output only one gets it; the other is refused at start (exit 2) with a
-line naming the host and PID of the run that holds it. A lock left by a process that no
-longer exists on this host (killed with SIGKILL, a crashed node restarted) is stale: it is
-taken over. A lock from another host cannot be checked from here: the message says to
-delete it only if that run is dead. The lock is removed when the process exits.
+The lock file holds ``host pid`` of the run that writes the output. The lock is the
+kernel's ``flock`` on it, held for the life of the process: a second run on the same
+output is refused at start (a ConfigError, exit 2) with a line naming the host and PID in
+the file; a run that dies (SIGKILL, a crashed node) releases it with its process, so a
+lock file nobody holds is simply taken over, on this host or another one sharing the file
+system. After taking it the inode is compared with the path's, so a lock file removed by
+its previous holder in the meantime is never held by mistake. Where the file system
+has no ``flock`` (ENOLCK, ENOSYS, EOPNOTSUPP) the run goes on unlocked.
 """
 
 from __future__ import annotations
 
-import atexit
+import errno
+import fcntl
 import os
 import socket
 from pathlib import Path
@@ -19,6 +21,10 @@ from pathlib import Path
 from ..errors import ConfigError
 
 SUFFIX = ".lock"
+UNSUPPORTED = (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP)
+# lock path -> open descriptor. The process's locks, like its open files: a flock lives as
+# long as its descriptor, which must outlive the call that took it.
+_held: dict[Path, int] = {}
 
 
 def lock_path(output: str | Path) -> Path:
@@ -27,65 +33,54 @@ def lock_path(output: str | Path) -> Path:
     return output.with_name(output.name + SUFFIX)
 
 
-def _alive(pid: int) -> bool:
+def acquire(output: str | Path) -> Path:
+    """Take the lock of ``output`` (module docstring); ConfigError when another run holds it
+    or it cannot be created. Returns the lock's path; :func:`release` gives it back."""
+    path = lock_path(output).absolute()
+    if path in _held:
+        return path
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(10):
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            if not _locked(descriptor, output, path):
+                return path  # no flock here: unlocked
+            if os.path.exists(path) and os.stat(path).st_ino == os.fstat(descriptor).st_ino:
+                os.ftruncate(descriptor, 0)
+                os.write(descriptor, f"{socket.gethostname()} {os.getpid()}\n".encode())
+                _held[path] = descriptor
+                return path
+            os.close(descriptor)  # its holder removed it while we waited: try the new one
+    except OSError as error:
+        reason = f"{os.strerror(error.errno or 0)} (errno {error.errno})"
+        raise ConfigError(f"run.output {output} cannot be locked ({path}): {reason}") from None
+    raise ConfigError(f"run.output {output}: could not take the lock {path}")
+
+
+def _locked(descriptor: int, output: str | Path, path: Path) -> bool:
+    """flock the open lock file; False where the file system has none; ConfigError naming
+    the holder when another process has it."""
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(descriptor, 200).decode(errors="replace").split()
+        os.close(descriptor)
+        host, pid = (holder + ["?", "?"])[:2] if len(holder) >= 2 else ("?", "?")
+        raise ConfigError(
+            f"run.output {output} is being written by another run (PID {pid} on {host}; "
+            f"lock {path}); wait for it or write elsewhere with --output"
+        ) from None
+    except OSError as error:
+        os.close(descriptor)
+        if error.errno in UNSUPPORTED:
+            return False
+        raise
     return True
 
 
-def _holder(path: Path) -> tuple[str, int] | None:
-    """(host, pid) written in a lock file, or None when it is unreadable or malformed."""
-    try:
-        host, pid = path.read_text().split()
-        return host, int(pid)
-    except (OSError, ValueError):
-        return None
-
-
-def acquire(output: str | Path) -> Path:
-    """Take the lock of ``output`` for this process (module docstring); ConfigError when
-    another live run holds it. Released at exit; returns the lock's path."""
-    path, here, me = lock_path(output), socket.gethostname(), os.getpid()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written = path.with_name(f".{path.name}.{here}.{me}")
-    written.write_text(f"{here} {me}\n")
-    try:
-        return _take(path, written, output, (here, me))
-    finally:
-        written.unlink(missing_ok=True)
-
-
-def _take(path: Path, written: Path, output: str | Path, me: tuple[str, int]) -> Path:
-    """Link the complete ``written`` file to ``path`` (atomic: it exists with its content
-    or not at all), taking over a stale lock; see :func:`acquire`."""
-    here = me[0]
-    for _ in range(3):
-        try:
-            os.link(written, path)
-        except FileExistsError:
-            holder = _holder(path)
-            if holder == me:
-                return path
-            if holder is not None and (holder[0] != here or _alive(holder[1])):
-                host, pid = holder
-                raise ConfigError(
-                    f"run.output {output} is being written by another run (PID {pid} on "
-                    f"{host}; lock {path}); wait for it or write elsewhere with --output "
-                    f"(delete the lock only if that run is dead)"
-                ) from None
-            path.unlink(missing_ok=True)  # stale: its process is gone, or not a lock
-            continue
-        atexit.register(release, path)
-        return path
-    raise ConfigError(f"run.output {output}: could not take the lock {path}; is another run "
-                      f"starting on the same output?")  # fmt: skip
-
-
 def release(path: Path) -> None:
-    """Remove the lock if this process holds it."""
-    if _holder(path) == (socket.gethostname(), os.getpid()):
-        path.unlink(missing_ok=True)
+    """Give the lock back (remove the file, then unlock); nothing if this process has none."""
+    descriptor = _held.pop(Path(path).absolute(), None)
+    if descriptor is not None:
+        Path(path).unlink(missing_ok=True)
+        os.close(descriptor)

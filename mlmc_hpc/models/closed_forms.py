@@ -59,11 +59,19 @@ def down_and_out_call(S0: float, K: float, T: float, r: float, sigma: float, B: 
     vol = sigma * math.sqrt(T)
     lam = (r + 0.5 * sigma**2) / sigma**2
     y = math.log(B * B / (S0 * K)) / vol + lam * vol
-    ratio = B / S0
-    knocked_in = S0 * ratio ** (2 * lam) * normal_cdf(y) - K * math.exp(-r * T) * ratio ** (
-        2 * lam - 2
-    ) * normal_cdf(y - vol)
+    log_ratio = math.log(B / S0)
+    # in logs: (B/S0)^{2 lam} overflows for r < 0 and small sigma while N(y) underflows
+    knocked_in = S0 * _exp_times_cdf(2 * lam * log_ratio, y) - K * math.exp(
+        -r * T
+    ) * _exp_times_cdf((2 * lam - 2) * log_ratio, y - vol)
     return black_scholes("call", S0, K, T, r, sigma) - knocked_in
+
+
+def _exp_times_cdf(exponent: float, x: float) -> float:
+    """e^exponent N(x), as exp(exponent + log N(x)): finite whenever the product is."""
+    from scipy.special import log_ndtr  # type: ignore[import-untyped,unused-ignore]
+
+    return math.exp(min(exponent + float(log_ndtr(x)), 700.0))
 
 
 def lookback_call(S0: float, T: float, r: float, sigma: float) -> float:

@@ -52,6 +52,8 @@ def launch(prepare: Prepare, job: Job) -> int:
         return config_error_exit(error)
     try:
         return job(config, context, serial_executor(config, mpi_library_version()))
+    except ConfigError as error:  # found before sampling (the work budget)
+        return config_error_exit(error)
     except RunFailedError as failure:
         return failure_exit(failure)
 
@@ -143,5 +145,8 @@ def master(comm: Any, prepare: Prepare, job: Job) -> int:
         failure_exit(failure)
         comm.Abort(int(ExitCode.FAILURE))
         return ExitCode.FAILURE
+    except ConfigError as error:  # found before sampling (the work budget)
+        executor.close()
+        return config_error_exit(error)
     executor.close()
     return code

@@ -19,6 +19,7 @@ from ..io.checkpoint import Resume, checkpoint_group
 from ..io.run_result import RunResult
 from ..parallel.executor import BatchExecutor, StoppedEarlyError
 from .assemble import assemble
+from .budget import Budgeted
 from .level0 import level0_plan
 from .safety import driver_plan, withdraw
 
@@ -36,8 +37,10 @@ def run_pricing(
     """Run (or continue, from ``resume``) the adaptive loop on ``executor``; the result.
 
     With ``checkpoint_path`` the unfinished result is rewritten there (atomically) after
-    every iteration. If the executor is told to stop, the returned result is unfinished and
-    ``interrupted``, with a checkpoint holding the batches already computed.
+    every iteration. If the executor is told to stop, or the next iteration would pass
+    ``run.max_timesteps`` (:mod:`mlmc_hpc.pricing.budget`), the returned result is unfinished
+    and ``interrupted``, with a checkpoint holding the batches already computed; a first
+    iteration that alone passes it is a ConfigError, before any sampling.
     """
     started = time.perf_counter()
     previous_s, resumed = 0.0, 0
@@ -81,11 +84,15 @@ def run_pricing(
         if checkpoint_path and not current.finished:
             unfinished().save(checkpoint_path)
 
+    def spent() -> float:
+        return float(sum(level.cost for level in state.levels))
+
+    budgeted = Budgeted(executor, config, spent, fresh=resume is None)
     try:
         if plain:
-            estimate = run_mc(executor, plan.settings, progress, state, save_checkpoint)
+            estimate = run_mc(budgeted, plan.settings, progress, state, save_checkpoint)
         else:
-            estimate = run_mlmc(executor, plan.settings, progress, say, state, save_checkpoint,
+            estimate = run_mlmc(budgeted, plan.settings, progress, say, state, save_checkpoint,
                                 plan.safeguards)  # fmt: skip
     except StoppedEarlyError as stop:
         return unfinished(stop.reason)

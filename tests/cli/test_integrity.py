@@ -4,6 +4,7 @@ edited checkpoint is refused with one line and exit 2, never resumed to another 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import socket
@@ -79,6 +80,16 @@ def missing_rates(path):
     resign(path)
 
 
+def edited_known_mean(path):
+    with h5py.File(path, "r+") as h5:
+        h5["checkpoint/level_exact"][0] = 1.0
+
+
+def lost_checksum(path):
+    with h5py.File(path, "r+") as h5:
+        del h5["checkpoint/checksum"]
+
+
 def edited_iterations(path):
     with h5py.File(path, "r+") as h5:
         h5["iterations/L"][0] += 1
@@ -89,6 +100,8 @@ def edited_iterations(path):
     [
         (flip_bit, "checksum mismatch"),
         (edited_iterations, "checksum mismatch"),
+        (edited_known_mean, "checksum mismatch"),
+        (lost_checksum, "its checksum is missing"),
         (negative_request, "extra holds negative counts"),
         (nan_pending, "pending_sums holds NaN or inf"),
         (missing_rates, "rates is missing"),
@@ -119,32 +132,41 @@ def dead_pid() -> int:
 
 
 @pytest.mark.parametrize(
-    ("holder", "refused"),
+    ("holder", "held"),
     [
-        (lambda: f"{socket.gethostname()} {os.getpid()}", True),  # a live process here
-        (lambda: "node-17.cluster 4242", True),  # another host: cannot be checked
-        (lambda: f"{socket.gethostname()} {dead_pid()}", False),  # stale: taken over
-        (lambda: "garbage", False),  # not a lock this program wrote
+        (lambda: f"{socket.gethostname()} {os.getpid()}", True),  # a live run on this host
+        (lambda: "node-17.cluster 4242", True),  # a live run on another host
+        (lambda: f"{socket.gethostname()} {dead_pid()}", False),  # left by a killed run
+        (lambda: "garbage", False),  # not a lock this program wrote, and nobody holds it
     ],
 )
-def test_a_lock_file_refuses_a_second_run_unless_stale(tmp_path, holder, refused):
+def test_a_held_lock_refuses_a_second_run_a_left_one_is_taken(tmp_path, holder, held):
     out = tmp_path / "r.h5"
     lock = tmp_path / "r.h5.lock"
     text = holder()
     lock.write_text(text + "\n")
-    done = run_cli(*QUICK, "--output", str(out))
-    if refused:
+    with open(lock) as stream:
+        if held:  # what the run holding it does: an exclusive flock for its whole life
+            fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        done = run_cli(*QUICK, "--output", str(out))
+    if held:
         host, pid = text.split()
         assert done.returncode == 2 and not out.exists()
         assert done.stderr == (
             f"config error: run.output {out} is being written by another run (PID {pid} on "
-            f"{host}; lock {lock}); wait for it or write elsewhere with --output (delete the "
-            f"lock only if that run is dead)\n"
+            f"{host}; lock {lock}); wait for it or write elsewhere with --output\n"
         )
         assert lock.read_text() == text + "\n"
     else:
         assert done.returncode == 0, done.stderr
         assert out.exists() and not lock.exists()
+
+
+def test_an_output_that_cannot_be_locked_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("not a directory")
+    done = run_cli(*QUICK, "--output", str(tmp_path / "file" / "r.h5"))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert done.stderr.startswith(f"config error: run.output {tmp_path / 'file' / 'r.h5'}")
 
 
 def test_two_runs_on_one_output_the_second_is_refused(tmp_path):

@@ -1,0 +1,80 @@
+"""The work budget of a run (``run.max_timesteps``): what cannot finish is refused or
+stopped before the work starts, never discovered hours later.
+
+Before each iteration the request is priced: sum_l dN_l C_l timesteps, and the number of
+batches it becomes. A fresh run whose first request alone passes the budget is refused
+before sampling (a ConfigError: exit 2, nothing written). Later, a request that would take
+the run past the budget stops it like a signal does, with a checkpoint (exit 75) and a
+line with the estimate in timesteps and seconds (at the rate measured so far); it
+continues with ``--resume --set run.max_timesteps=...`` (a key a resume may change).
+Sample counts are capped far below int64 by the driver, and a request is also refused
+when it would become more than MAX_BATCHES batches (the batch plan and the per-batch
+records must fit in memory: raise ``run.batch_timesteps``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ..config.schema import Config
+from ..core.sums import LevelSums
+from ..errors import ConfigError
+from ..models.gbm import level_cost
+from ..parallel.executor import BatchExecutor, StoppedEarlyError
+
+MAX_BATCHES = 4_000_000  # per request: tasks and batch records stay below ~1 GiB
+NOMINAL_RATE = 1e8  # timesteps per second per worker before any is measured (NumPy core)
+
+
+class Budgeted:
+    """The driver's executor, with the request priced first (module docstring)."""
+
+    def __init__(self, executor: BatchExecutor, config: Config, spent: Callable[[], float],
+                 fresh: bool) -> None:  # fmt: skip
+        self.executor, self.config, self.spent, self.fresh = executor, config, spent, fresh
+        self.cost = level_cost(config.mlmc)
+
+    def sample(self, extra: Sequence[int]) -> list[LevelSums]:
+        """The executor's sums of ``extra``, once the request is within the budget."""
+        problem = self.problem(extra)
+        first, self.fresh = self.fresh, False
+        if problem and first:
+            raise ConfigError(f"run.max_timesteps: {problem}")
+        if problem:
+            raise StoppedEarlyError(problem)
+        return self.executor.sample(extra)
+
+    def problem(self, extra: Sequence[int]) -> str | None:
+        """Why ``extra`` may not run (the budget first, then the batch count), or None."""
+        limit = self.config.run.max_timesteps
+        need = float(sum(int(n) * self.cost(l) for l, n in enumerate(extra)))  # noqa: E741
+        done = self.spent()
+        if limit is not None and done + need > limit:
+            seconds = need / self.rate()
+            return (f"the next iteration needs {need:.3g} timesteps (about "
+                    f"{_duration(seconds)} on {self.executor.n_workers} worker(s)), which "
+                    f"would pass run.max_timesteps = {limit:.3g} ({done:.3g} done); allow "
+                    f"more with --set run.max_timesteps=N (null = unlimited)")  # fmt: skip
+        size = self.config.run.batch_timesteps
+        batches = sum(-(-int(n) // max(1, size // self.cost(l))) for l, n in enumerate(extra))  # noqa: E741
+        if batches > MAX_BATCHES:
+            return (f"the next iteration would be {batches:.3g} batches of "
+                    f"run.batch_timesteps = {size}, more than {MAX_BATCHES:.0e}: raise "
+                    f"run.batch_timesteps")  # fmt: skip
+        return None
+
+    def rate(self) -> float:
+        """Timesteps per second of all workers: measured on this run's batches, else nominal."""
+        records = self.executor.records
+        busy = sum(r.compute_s for r in records)
+        steps = sum(r.n_samples * self.cost(r.level) for r in records)
+        per_worker = steps / busy if busy > 0 and steps > 0 else NOMINAL_RATE
+        return per_worker * max(1, self.executor.n_workers)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
