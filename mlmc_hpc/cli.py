@@ -14,9 +14,13 @@ import argparse
 import importlib
 import sys
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from ._version import __version__
 from .errors import ExitCode
+
+if TYPE_CHECKING:
+    from .parallel.stopping import StopRequest
 
 SUBCOMMANDS = ("run", "test", "report", "demo")
 
@@ -46,9 +50,20 @@ def normalise_argv(argv: list[str]) -> list[str]:
     return ["run", *argv]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` (default: sys.argv[1:]) and run the verb; returns the exit code."""
+def main(argv: list[str] | None = None, stop: StopRequest | None = None) -> int:
+    """Parse ``argv`` (default: sys.argv[1:]) and run the verb; returns the exit code.
+
+    ``stop``: the stop-signal handler the entry point installed before anything else; the
+    ``run`` command watches it, every other command gets the default handlers back (and
+    does not start if a stop signal already came)."""
     args = build_parser().parse_args(normalise_argv(list(sys.argv[1:] if argv is None else argv)))
     if args.command not in SUBCOMMANDS:
         return ExitCode.USAGE
+    args.stop = stop
+    if stop is not None and args.command != "run":
+        stop.uninstall()
+        if stop.signal_name:
+            print(f"received {stop.signal_name} before the start; not started",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            return ExitCode.INTERRUPTED
     return int(command_module(args.command).main(args))

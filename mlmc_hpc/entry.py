@@ -17,7 +17,19 @@ cap_threads()
 
 
 def main() -> int:
-    """Run the command line in this process."""
-    from .cli import main as cli_main
+    """Run the command line in this process. The stop signals are handled from the first
+    moment (a signal during start-up stops the run before its first batch: exit 75, not
+    death by signal); a second Ctrl-C stops at once with one line (exit 130)."""
+    from .parallel.stopping import StopRequest
 
-    return cli_main()
+    stop = StopRequest()
+    stop.install()
+    try:
+        from .cli import main as cli_main
+
+        return cli_main(stop=stop)
+    except KeyboardInterrupt:
+        from .errors import ExitCode, stopped_at_once
+
+        stopped_at_once()
+        return ExitCode.STOPPED_AT_ONCE

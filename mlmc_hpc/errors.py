@@ -17,6 +17,7 @@ class ExitCode(enum.IntEnum):
     FAILURE = 1  # a failure during the run
     USAGE = 2  # bad input: one line on stderr, nothing written
     INTERRUPTED = 75  # stopped early by a signal or the job's end; checkpoint saved
+    STOPPED_AT_ONCE = 130  # a second Ctrl-C: stopped at once, the last checkpoint kept
 
 
 class ConfigError(ValueError):
@@ -62,3 +63,10 @@ def failure_exit(error: RunFailedError) -> ExitCode:
     """Print ``error: message`` as one line on stderr and return :attr:`ExitCode.FAILURE`."""
     print(f"error: {error}", file=sys.stderr, flush=True)
     return ExitCode.FAILURE
+
+
+def stopped_at_once() -> None:
+    """The one line of a second Ctrl-C (exit :attr:`ExitCode.STOPPED_AT_ONCE`)."""
+    line = ("interrupted again (SIGINT): stopped at once; an output keeps the checkpoint of its "
+            "last finished iteration (continue with --resume)")  # fmt: skip
+    print(line, file=sys.stderr, flush=True)

@@ -50,10 +50,14 @@ def config_from_args(
     return load_config(args.config, overrides, probe)
 
 
-def stop_request(config: Config) -> StopRequest:
-    """Signal handlers and the Slurm end-time watch for the process that runs the loop."""
-    stop = StopRequest(job_end_time(), config.run.end_margin_s)
-    stop.install()
+def stop_request(config: Config, early: StopRequest | None = None) -> StopRequest:
+    """Signal handlers and the Slurm end-time watch for the process that runs the loop:
+    ``early`` (installed by the entry point, so it has seen any signal of the start-up)
+    with the job's end set, else a new one installed now."""
+    stop = early or StopRequest()
+    stop.end_time, stop.margin_s = job_end_time(), config.run.end_margin_s
+    if early is None:
+        stop.install()
     return stop
 
 

@@ -58,7 +58,7 @@ def main(args: argparse.Namespace) -> int:
 
     def job(config: Config, resume: Resume | None, executor: BatchExecutor) -> int:
         try:
-            executor.watch(stop_request(config).reason)
+            executor.watch(stop_request(config, args.stop).reason)
             progress, warn = reporters(config, args.quiet, executor.status)
             result = run_pricing(config, executor, progress, warn, resume, config.run.output)
             return save_and_report(result, config, args.json)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..core.sums import N_SUMS
-from ..errors import WorkerFailedError
+from ..errors import ExitCode, WorkerFailedError, stopped_at_once
 from ..models.registry import Sampler
 from .executor import BatchExecutor, StoppedEarlyError
 from .planning import BatchRecord, Outcome, Task
@@ -236,7 +236,12 @@ def _inject_fault(spec: str, rank: int) -> None:
 
 
 def abort_on_exception(comm: Any, where: str, exc: BaseException) -> None:
-    """Print the traceback headed by rank and host, then abort every rank."""
+    """Print the traceback headed by rank and host, then abort every rank (a second
+    Ctrl-C on the master: its one line, exit 130)."""
+    if isinstance(exc, KeyboardInterrupt):
+        stopped_at_once()
+        comm.Abort(int(ExitCode.STOPPED_AT_ONCE))
+        return
     header = f"rank {comm.Get_rank()} of {comm.Get_size()} on {socket.gethostname()} ({where}):"
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
     print(f"{header}\n{text}", file=sys.stderr, flush=True)

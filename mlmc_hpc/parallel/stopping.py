@@ -60,6 +60,12 @@ class StopRequest:
         for name in STOP_SIGNALS:
             signal.signal(getattr(signal, name), self._on_signal)
 
+    def uninstall(self) -> None:
+        """The default handlers again (commands that do not stop cleanly)."""
+        for name in STOP_SIGNALS:
+            default = signal.default_int_handler if name == "SIGINT" else signal.SIG_DFL
+            signal.signal(getattr(signal, name), default)
+
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.signal_name and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C: give up on the clean stop
