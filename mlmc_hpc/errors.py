@@ -49,6 +49,10 @@ class SamplingError(RunFailedError):
     """A sampler returned non-finite sums (NaN or inf): the payoff overflows on a level."""
 
 
+class WorkerStalledError(RunFailedError):
+    """A worker stopped answering (its batch is far past the time its cost allows)."""
+
+
 class WorkerFailedError(RuntimeError):
     """A worker raised; the message is its traceback headed ``worker r of s on HOST:``."""
 

@@ -220,6 +220,8 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "output": text,
         "end_margin_s": non_negative,
         "max_timesteps": budget,
+        "stall_factor": positive,
+        "stall_floor_s": positive,
     },
 }
 

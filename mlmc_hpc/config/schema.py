@@ -68,6 +68,8 @@ class RunSpec:
     output: str
     end_margin_s: float = 60.0  # stop this long before SLURM_JOB_END_TIME
     max_timesteps: int | None = 300_000_000_000  # work budget of a run; None = unlimited
+    stall_factor: float = 20.0  # a worker's batch may take floor + factor x its expected time
+    stall_floor_s: float = 120.0
 
 
 @dataclass(frozen=True)

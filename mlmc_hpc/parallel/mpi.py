@@ -15,6 +15,7 @@ whole job (``COMM_WORLD.Abort``) instead of deadlocking at finalize.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 import time
@@ -26,16 +27,17 @@ from typing import Any
 import numpy as np
 
 from ..core.sums import N_SUMS
-from ..errors import ExitCode, WorkerFailedError, stopped_at_once
+from ..errors import ExitCode, WorkerFailedError, WorkerStalledError, stopped_at_once
 from ..models.registry import Sampler
 from .executor import BatchExecutor, StoppedEarlyError
 from .planning import BatchRecord, Outcome, Task
+from .watchdog import Overdue, Watchdog
 
 TAG_TASK, TAG_STOP, TAG_RESULT, TAG_ERROR, TAG_ERROR_TEXT = 11, 12, 13, 14, 15
 RESULT_SIZE = N_SUMS + 5  # sums, level, batch, start, end, compute seconds
 PREFETCH = 2
 MAX_SLEEP_S = 0.001
-FAULT_VARIABLE = "MLMC_HPC_FAULT_INJECTION"  # tests only: "raise:RANK" or "kill:RANK"
+FAULT_VARIABLE = "MLMC_HPC_FAULT_INJECTION"  # tests only: "raise|kill|stop:RANK"
 
 
 def world() -> Any:  # an mpi4py communicator (mpi4py is untyped) or None
@@ -62,11 +64,14 @@ class Poller:
     def __init__(self) -> None:
         self.idle_s = 0.0
 
-    def wait(self, request: Any, status: Any) -> None:
-        """Poll ``request`` (an MPI request) until it completes; ``status`` receives its status."""
+    def wait(self, request: Any, status: Any, check: Callable[[], None] | None = None) -> None:
+        """Poll ``request`` (an MPI request) until it completes; ``status`` receives its
+        status; ``check()`` is called while waiting (it may raise: a stalled worker)."""
         pause = 0.0
         started = time.perf_counter()
         while not request.Test(status):
+            if check:
+                check()
             time.sleep(pause)
             pause = min(MAX_SLEEP_S, pause * 2 or 1e-5)
         self.idle_s += time.perf_counter() - started
@@ -91,8 +96,11 @@ class MPIExecutor(BatchExecutor):
         batch_timesteps: int,
         timesteps: Callable[[int], int],
         workers: list[tuple[str, str, float]],
+        stall: tuple[float, float] = (20.0, 120.0),
     ) -> None:
         super().__init__(batch_timesteps, timesteps)
+        self.watchdog = Watchdog(*stall, timesteps)  # (run.stall_factor, run.stall_floor_s)
+        self.stalled = False  # a worker stopped answering: the job must be aborted
         from mpi4py import MPI
 
         self.MPI = MPI
@@ -127,7 +135,21 @@ class MPIExecutor(BatchExecutor):
                 task = queue.popleft()
                 message = np.array([task.level, task.batch, task.n], dtype=np.int64)
                 self.comm.Send(message, dest=worker, tag=TAG_TASK)
+                if not in_flight[worker]:
+                    self.watchdog.started(worker)
                 in_flight[worker].append(task)
+
+        def check() -> None:
+            nonlocal stopping
+            late = self.watchdog.overdue(in_flight, self.records)
+            if late is None:
+                return
+            stopping = stopping or self.stop_reason() or ""  # asked while nothing is sent
+            self.stalled = True
+            message = self.stall_message(late)
+            if stopping:
+                raise StoppedEarlyError(f"{stopping}; {message}", outcomes)
+            raise WorkerStalledError(f"{message}; the job ends, its last checkpoint is kept")
 
         for worker in in_flight:
             dispatch(worker)
@@ -135,12 +157,14 @@ class MPIExecutor(BatchExecutor):
         status = MPI.Status()
         while any(in_flight.values()):
             request = self.comm.Irecv(self.result, source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG)
-            self.poller.wait(request, status)
+            self.poller.wait(request, status, check)
             worker = status.Get_source()
             if status.Get_tag() == TAG_ERROR:
                 text = self.comm.recv(source=worker, tag=TAG_ERROR_TEXT)
                 raise WorkerFailedError(text)
             task = in_flight[worker].popleft()
+            if in_flight[worker]:
+                self.watchdog.started(worker)  # its next batch, queued there, starts now
             sums, level, batch, start, end, seconds = self._unpack(self.result)
             if (level, batch) != (task.level, task.batch):
                 raise RuntimeError(f"worker {worker} returned batch {(level, batch)} for {task}")
@@ -170,6 +194,16 @@ class MPIExecutor(BatchExecutor):
         """As the base class; worker clock times also count on from ``elapsed_s``."""
         super().restore(snapshot, batches, elapsed_s)
         self.epoch -= elapsed_s
+
+    def stall_message(self, late: Overdue) -> str:
+        """One line naming the worker, its host and the batch it stopped answering on."""
+        task = late.task
+        steps = task.n * self.watchdog.timesteps(task.level)
+        host = self.hosts[late.worker - 1]
+        return (f"worker {late.worker} of {self.world_size} on {host} stopped answering: batch "
+                f"{task.batch} of level {task.level} ({steps:.3g} timesteps) has run "
+                f"{late.waited_s:.0f} s, more than the {late.allowed_s:.0f} s allowed "
+                f"(run.stall_floor_s + run.stall_factor x its expected time)")  # fmt: skip
 
     @staticmethod
     def _unpack(buffer: np.ndarray) -> tuple[np.ndarray, int, int, float, float, float]:
@@ -233,6 +267,8 @@ def _inject_fault(spec: str, rank: int) -> None:
         os.kill(os.getpid(), 9)
     if kind == "raise":
         raise RuntimeError("injected fault for testing")
+    if kind == "stop":
+        os.kill(os.getpid(), signal.SIGSTOP)
 
 
 def abort_on_exception(comm: Any, where: str, exc: BaseException) -> None:

@@ -133,7 +133,8 @@ def master(comm: Any, prepare: Prepare, job: Job) -> int:
         comm.bcast("stop", root=0)
         return config_error_exit(error)
     comm.bcast("go", root=0)
-    executor = MPIExecutor(comm, config.run.batch_timesteps, level_cost(config.mlmc), workers)
+    executor = MPIExecutor(comm, config.run.batch_timesteps, level_cost(config.mlmc), workers,
+                           (config.run.stall_factor, config.run.stall_floor_s))  # fmt: skip
     try:
         code = job(config, context, executor)
     except WorkerFailedError as failure:
@@ -148,5 +149,7 @@ def master(comm: Any, prepare: Prepare, job: Job) -> int:
     except ConfigError as error:  # found before sampling (the work budget)
         executor.close()
         return config_error_exit(error)
+    if executor.stalled:  # its checkpoint is saved; a stopped worker cannot finalize
+        comm.Abort(int(code))
     executor.close()
     return code

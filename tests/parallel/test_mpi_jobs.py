@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import h5py
@@ -187,3 +188,58 @@ def test_cupy_bit_identical_serial_and_mpi(tmp_path):
     assert attrs1["price"] == attrs2["price"] and attrs1["backend"] == "cupy"
     for key, value in data1.items():
         assert np.array_equal(value, data2[key], equal_nan=value.dtype.kind == "f"), key
+
+
+STALL = ("--set", "run.stall_floor_s=2", "--set", "run.stall_factor=2")
+
+
+def test_a_worker_that_stops_answering_ends_the_job_naming_it(tmp_path):
+    """Worker 2 is stopped (SIGSTOP) on its first batch: within floor + factor x expected
+    the master ends the job with one line naming the rank, host and batch (exit 1)."""
+    out = tmp_path / "s.h5"
+    started = time.monotonic()
+    done = mpirun(3, "--eps", "0.02", "--set", "mlmc.level0=sample", *STALL, "--quiet",
+                  "--output", str(out), env={"MLMC_HPC_FAULT_INJECTION": "stop:2"},
+                  timeout=60)  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert time.monotonic() - started < 30
+    line = next(x for x in done.stderr.splitlines() if x.startswith("error: "))
+    assert line.startswith("error: worker 2 of 3 on ") and " stopped answering: batch " in line
+    assert line.endswith("the job ends, its last checkpoint is kept")
+
+
+def stopped(pid: int | None) -> bool:
+    """The process is in state T (stopped by a signal)."""
+    try:
+        return (
+            pid is not None
+            and Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] == "T"
+        )
+    except OSError:
+        return False
+
+
+def test_a_stop_request_while_a_worker_is_stuck_saves_and_resumes(tmp_path, long_reference):
+    """SIGTERM to the master while worker 2 is stopped: the stop waits for the batches in
+    flight only until the stuck one is overdue, saves the checkpoint (exit 75), and the
+    resumed run (no fault) equals an uninterrupted one."""
+    out = tmp_path / "r.h5"
+    stall = ("--set", "run.stall_floor_s=5", "--set", "run.stall_factor=2")
+    process = subprocess.Popen(
+        [MPIEXEC, "-n", "3", sys.executable, "-m", "mlmc_hpc", *LONG, *stall, "--output",
+         str(out)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "MLMC_HPC_FAULT_INJECTION": "stop:2"},
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not stopped(rank_pids(str(out)).get(2)) and time.monotonic() < deadline:
+        time.sleep(0.1)  # until worker 2 has its first batch and is stopped on it
+    os.kill(rank_pids(str(out))[0], signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 75, stderr
+    assert "interrupted (received SIGTERM; worker 2 of 3 on " in stderr
+    resumed = mpirun(3, *LONG, "--output", str(out), "--resume", timeout=180)
+    assert resumed.returncode == 0, resumed.stderr
+    with h5py.File(long_reference) as a, h5py.File(out) as b:
+        assert a.attrs["price"] == b.attrs["price"]
+        assert np.array_equal(a["levels/sums"][()], b["levels/sums"][()])

@@ -1,0 +1,67 @@
+"""A worker that stops answering (SIGSTOP, a hung GPU, a stalled file system) must not
+hang the job: the master knows each batch's cost and the rate the workers reach.
+
+Batch b of cost c timesteps is expected to take c / rate seconds, rate being the
+timesteps per compute second of the batches already done (before the first one, a
+nominal 1e8: generous on every device). A worker's oldest batch is overdue once it has
+run longer than ``floor_s + factor * expected`` (``run.stall_floor_s``,
+``run.stall_factor``), counted from when the worker could start it: its dispatch to an
+idle worker, or the arrival of the worker's previous result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from .planning import BatchRecord, Task
+
+NOMINAL_RATE = 1e8  # timesteps per second of one worker before any batch is measured
+CHECK_EVERY_S = 0.25  # how often the master looks
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """The worker (rank) whose batch ``task`` has run ``waited_s`` > ``allowed_s``."""
+
+    worker: int
+    task: Task
+    waited_s: float
+    allowed_s: float
+
+
+class Watchdog:
+    """Deadlines of the workers' oldest batches (module docstring)."""
+
+    def __init__(self, factor: float, floor_s: float, timesteps: Callable[[int], int]) -> None:
+        self.factor, self.floor_s, self.timesteps = factor, floor_s, timesteps
+        self.since: dict[int, float] = {}  # worker -> when its oldest batch could start
+        self.last_check = 0.0
+
+    def started(self, worker: int, now: float | None = None) -> None:
+        """The worker was idle and got a batch, or answered and has another queued."""
+        self.since[worker] = time.monotonic() if now is None else now
+
+    def allowed_s(self, task: Task, records: Sequence[BatchRecord]) -> float:
+        """floor + factor * expected seconds of ``task`` at the measured rate."""
+        busy = sum(r.compute_s for r in records)
+        done = sum(r.n_samples * self.timesteps(r.level) for r in records)
+        rate = done / busy if busy > 0 and done > 0 else NOMINAL_RATE
+        return self.floor_s + self.factor * task.n * self.timesteps(task.level) / rate
+
+    def overdue(
+        self, in_flight: Mapping[int, Sequence[Task]], records: Sequence[BatchRecord],
+        now: float | None = None,
+    ) -> Overdue | None:  # fmt: skip
+        """The first worker past its deadline, or None (checked every CHECK_EVERY_S)."""
+        now = time.monotonic() if now is None else now
+        if now - self.last_check < CHECK_EVERY_S:
+            return None
+        self.last_check = now
+        for worker, tasks in in_flight.items():
+            if tasks and worker in self.since:
+                waited, allowed = now - self.since[worker], self.allowed_s(tasks[0], records)
+                if waited > allowed:
+                    return Overdue(worker, tasks[0], waited, allowed)
+        return None
