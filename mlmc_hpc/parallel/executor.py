@@ -19,6 +19,7 @@ import numpy as np
 
 from ..config.schema import Config
 from ..core.sums import N_SUMS, LevelSums
+from ..errors import RunFailedError
 from ..models.registry import Sampler, make_sampler
 from .planning import (
     BatchPlanner,
@@ -29,6 +30,12 @@ from .planning import (
     merge_in_order,
     records_from_table,
 )
+
+
+def out_of_memory(level: int, batch: int, n: int) -> str:
+    """The one line of a batch that did not fit in memory."""
+    return (f"out of memory computing batch {batch} of level {level} ({n} samples): lower "
+            f"run.batch_timesteps, or use fewer ranks per node")  # fmt: skip
 
 
 class StoppedEarlyError(Exception):
@@ -180,7 +187,10 @@ class SerialExecutor(BatchExecutor):
             if reason:
                 raise StoppedEarlyError(reason, outcomes)
             start = time.perf_counter()
-            sums = self.sampler.sample(task.level, task.batch, task.n)
+            try:
+                sums = self.sampler.sample(task.level, task.batch, task.n)
+            except MemoryError:
+                raise RunFailedError(out_of_memory(task.level, task.batch, task.n)) from None
             end = time.perf_counter()
             outcomes.append((task, sums, end - start))
             self.records.append(BatchRecord(task.level, task.batch, task.n, 0, self.host,

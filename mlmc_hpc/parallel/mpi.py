@@ -29,7 +29,7 @@ import numpy as np
 from ..core.sums import N_SUMS
 from ..errors import ExitCode, WorkerFailedError, WorkerStalledError, stopped_at_once
 from ..models.registry import Sampler
-from .executor import BatchExecutor, StoppedEarlyError
+from .executor import BatchExecutor, StoppedEarlyError, out_of_memory
 from .planning import BatchRecord, Outcome, Task
 from .watchdog import Overdue, Watchdog
 
@@ -37,7 +37,7 @@ TAG_TASK, TAG_STOP, TAG_RESULT, TAG_ERROR, TAG_ERROR_TEXT = 11, 12, 13, 14, 15
 RESULT_SIZE = N_SUMS + 5  # sums, level, batch, start, end, compute seconds
 PREFETCH = 2
 MAX_SLEEP_S = 0.001
-FAULT_VARIABLE = "MLMC_HPC_FAULT_INJECTION"  # tests only: "raise|kill|stop:RANK"
+FAULT_VARIABLE = "MLMC_HPC_FAULT_INJECTION"  # tests only: "raise|kill|stop|memory:RANK"
 
 
 def world() -> Any:  # an mpi4py communicator (mpi4py is untyped) or None
@@ -246,6 +246,11 @@ def worker_loop(comm: Any, sampler: Sampler) -> None:
             out[:N_SUMS] = sampler.sample(level, batch, n)
             seconds = time.perf_counter() - tick
             out[N_SUMS:] = (level, batch, start, time.time(), seconds)
+        except MemoryError:  # one line: which batch did not fit
+            text = f"{worker_header(comm)} {out_of_memory(level, batch, n)}"
+            comm.Send(np.zeros(RESULT_SIZE), dest=0, tag=TAG_ERROR)
+            comm.send(text, dest=0, tag=TAG_ERROR_TEXT)
+            continue
         except Exception:
             text = worker_header(comm) + "\n" + traceback.format_exc().rstrip()
             comm.Send(np.zeros(RESULT_SIZE), dest=0, tag=TAG_ERROR)
@@ -269,6 +274,8 @@ def _inject_fault(spec: str, rank: int) -> None:
         raise RuntimeError("injected fault for testing")
     if kind == "stop":
         os.kill(os.getpid(), signal.SIGSTOP)
+    if kind == "memory":
+        raise MemoryError
 
 
 def abort_on_exception(comm: Any, where: str, exc: BaseException) -> None:

@@ -22,7 +22,7 @@ from ..errors import ConfigError
 from ..models.gbm import level_cost
 from ..parallel.executor import BatchExecutor, StoppedEarlyError
 
-MAX_BATCHES = 4_000_000  # per request: tasks and batch records stay below ~1 GiB
+MAX_BATCHES = 1_000_000  # per request: its tasks and batch records stay below ~300 MiB
 NOMINAL_RATE = 1e8  # timesteps per second per worker before any is measured (NumPy core)
 
 

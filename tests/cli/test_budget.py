@@ -23,7 +23,7 @@ BASE = ("--eps", "0.01", "--quiet", "--backend", "numpy", "--json")
          "--set run.max_timesteps=N (null = unlimited)"),
         (("--set", "mlmc.N0=3000000", "--set", "run.batch_timesteps=1"),
          "run.max_timesteps: the next iteration would be 6e+06 batches of run.batch_timesteps "
-         "= 1, more than 4e+06: raise run.batch_timesteps"),
+         "= 1, more than 1e+06: raise run.batch_timesteps"),
         (("--set", "run.max_timesteps=0"),
          "run.max_timesteps must be null or an integer in 1..4611686018427387904, got 0"),
     ],

@@ -86,3 +86,19 @@ def test_nan_from_a_sampler_is_one_line_exit_1_and_nothing_written(tmp_path, mon
     assert err.count("\n") == 1 and err.startswith("error: level 2 returned non-finite sums")
     assert err.endswith("(option call: S0 100, K 100, T 1, r 0.05, sigma 0.2)\n")
     assert not out.exists()
+
+
+def test_out_of_memory_in_a_batch_is_one_line_naming_it(tmp_path, monkeypatch, capsys):
+    from mlmc_hpc.models.european import MilsteinGBMSampler
+
+    def too_big(self, level, batch, n):
+        raise MemoryError
+
+    monkeypatch.setattr(MilsteinGBMSampler, "sample", too_big)
+    out = tmp_path / "r.h5"
+    assert main([*QUICK, "--output", str(out)]) == 1
+    assert capsys.readouterr().err == (
+        "error: out of memory computing batch 0 of level 2 (10000 samples): lower "
+        "run.batch_timesteps, or use fewer ranks per node\n"
+    )
+    assert not out.exists()

@@ -243,3 +243,13 @@ def test_a_stop_request_while_a_worker_is_stuck_saves_and_resumes(tmp_path, long
     with h5py.File(long_reference) as a, h5py.File(out) as b:
         assert a.attrs["price"] == b.attrs["price"]
         assert np.array_equal(a["levels/sums"][()], b["levels/sums"][()])
+
+
+def test_a_worker_out_of_memory_is_one_line_naming_the_batch(tmp_path):
+    out = tmp_path / "m.h5"
+    done = mpirun(3, "--eps", "0.02", "--set", "mlmc.level0=sample", "--quiet", "--output",
+                  str(out), env={"MLMC_HPC_FAULT_INJECTION": "memory:1"}, timeout=60)  # fmt: skip
+    assert done.returncode != 0 and not out.exists()
+    line = next(x for x in done.stderr.splitlines() if x.startswith("worker 1 of 3 on "))
+    assert ": out of memory computing batch " in line and "lower run.batch_timesteps" in line
+    assert "Traceback" not in done.stderr
