@@ -29,7 +29,12 @@ def main() -> int:
 
         return cli_main(stop=stop)
     except KeyboardInterrupt:
+        import sys
+
         from .errors import ExitCode, stopped_at_once
 
-        stopped_at_once()
+        if stop.signal_name:  # the run's clean stop was under way: this was the second
+            stopped_at_once()
+        else:  # a command without a clean stop (test, report, demo)
+            print("interrupted (SIGINT)", file=sys.stderr, flush=True)
         return ExitCode.STOPPED_AT_ONCE

@@ -129,10 +129,7 @@ def check_writable(output: str | Path, overwrite: bool = False, resume: bool = F
     :func:`~mlmc_hpc.io.checkpoint.read_checkpoint` then checks).
     """
     path = Path(output)
-    if path.is_dir():
-        raise ConfigError(
-            f"run.output must be a file path such as results/run.h5, got directory {output}"
-        )
+    refuse_directory(output)
     if path.exists() or path.is_symlink():
         kind = existing_kind(path)
         if kind in ("run", "test") and not overwrite:
@@ -147,6 +144,14 @@ def check_writable(output: str | Path, overwrite: bool = False, resume: bool = F
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(
             f"run.output {output} cannot be written: {parent} is not a writable directory"
+        )
+
+
+def refuse_directory(output: str | Path) -> None:
+    """ConfigError unless ``output`` names a file (not a directory, not ``.`` or ``/``)."""
+    if not Path(output).name or Path(output).is_dir():
+        raise ConfigError(
+            f"run.output must be a file path such as results/run.h5, got directory {output}"
         )
 
 

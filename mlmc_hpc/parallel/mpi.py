@@ -141,10 +141,10 @@ class MPIExecutor(BatchExecutor):
 
         def check() -> None:
             nonlocal stopping
-            late = self.watchdog.overdue(in_flight, self.records)
+            stopping = stopping or self.stop_reason() or ""  # asked while nothing is sent
+            late = self.watchdog.overdue(in_flight, self.records, stopping=bool(stopping))
             if late is None:
                 return
-            stopping = stopping or self.stop_reason() or ""  # asked while nothing is sent
             self.stalled = True
             message = self.stall_message(late)
             if stopping:

@@ -6,7 +6,8 @@ timesteps per compute second of the batches already done (before the first one, 
 nominal 1e8: generous on every device). A worker's oldest batch is overdue once it has
 run longer than ``floor_s + factor * expected`` (``run.stall_floor_s``,
 ``run.stall_factor``), counted from when the worker could start it: its dispatch to an
-idle worker, or the arrival of the worker's previous result.
+idle worker, or the arrival of the worker's previous result. While a stop is pending the
+floor is at most STOP_FLOOR_S, so the checkpoint is saved before the job is killed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .planning import BatchRecord, Task
 
 NOMINAL_RATE = 1e8  # timesteps per second of one worker before any batch is measured
 CHECK_EVERY_S = 0.25  # how often the master looks
+STOP_FLOOR_S = 10.0  # the floor while a stop is pending
 
 
 @dataclass(frozen=True)
@@ -38,21 +40,35 @@ class Watchdog:
         self.factor, self.floor_s, self.timesteps = factor, floor_s, timesteps
         self.since: dict[int, float] = {}  # worker -> when its oldest batch could start
         self.last_check = 0.0
+        self.counted, self.done, self.busy = 0, 0.0, 0.0  # running totals of the records
 
     def started(self, worker: int, now: float | None = None) -> None:
         """The worker was idle and got a batch, or answered and has another queued."""
         self.since[worker] = time.monotonic() if now is None else now
 
-    def allowed_s(self, task: Task, records: Sequence[BatchRecord]) -> float:
-        """floor + factor * expected seconds of ``task`` at the measured rate."""
-        busy = sum(r.compute_s for r in records)
-        done = sum(r.n_samples * self.timesteps(r.level) for r in records)
-        rate = done / busy if busy > 0 and done > 0 else NOMINAL_RATE
-        return self.floor_s + self.factor * task.n * self.timesteps(task.level) / rate
+    def rate(self, records: Sequence[BatchRecord]) -> float:
+        """Timesteps per compute second of the batches done (nominal before the first);
+        only the records added since the last call are read."""
+        if len(records) < self.counted:  # restored from a checkpoint: count afresh
+            self.counted, self.done, self.busy = 0, 0.0, 0.0
+        for r in records[self.counted :]:
+            self.done += r.n_samples * self.timesteps(r.level)
+            self.busy += r.compute_s
+        self.counted = len(records)
+        return self.done / self.busy if self.busy > 0 and self.done > 0 else NOMINAL_RATE
+
+    def allowed_s(
+        self, task: Task, records: Sequence[BatchRecord], stopping: bool = False
+    ) -> float:
+        """floor + factor * expected seconds of ``task`` at the measured rate; while a stop
+        is pending the floor is at most STOP_FLOOR_S (the job's end or Slurm's KillWait
+        will not wait two minutes)."""
+        floor = min(self.floor_s, STOP_FLOOR_S) if stopping else self.floor_s
+        return floor + self.factor * task.n * self.timesteps(task.level) / self.rate(records)
 
     def overdue(
         self, in_flight: Mapping[int, Sequence[Task]], records: Sequence[BatchRecord],
-        now: float | None = None,
+        now: float | None = None, stopping: bool = False,
     ) -> Overdue | None:  # fmt: skip
         """The first worker past its deadline, or None (checked every CHECK_EVERY_S)."""
         now = time.monotonic() if now is None else now
@@ -61,7 +77,8 @@ class Watchdog:
         self.last_check = now
         for worker, tasks in in_flight.items():
             if tasks and worker in self.since:
-                waited, allowed = now - self.since[worker], self.allowed_s(tasks[0], records)
+                waited = now - self.since[worker]
+                allowed = self.allowed_s(tasks[0], records, stopping)
                 if waited > allowed:
                     return Overdue(worker, tasks[0], waited, allowed)
         return None

@@ -1,15 +1,16 @@
-"""The work budget of a run (``run.max_timesteps``): what cannot finish is refused or
-stopped before the work starts, never discovered hours later.
+"""The work budget of a run (``run.max_timesteps``): what cannot finish is refused before
+the work starts, never discovered hours later.
 
-Before each iteration the request is priced: sum_l dN_l C_l timesteps, and the number of
-batches it becomes. A fresh run whose first request alone passes the budget is refused
-before sampling (a ConfigError: exit 2, nothing written). Later, a request that would take
-the run past the budget stops it like a signal does, with a checkpoint (exit 75) and a
-line with the estimate in timesteps and seconds (at the rate measured so far); it
-continues with ``--resume --set run.max_timesteps=...`` (a key a resume may change).
-Sample counts are capped far below int64 by the driver, and a request is also refused
-when it would become more than MAX_BATCHES batches (the batch plan and the per-batch
-records must fit in memory: raise ``run.batch_timesteps``).
+Before each iteration the request is priced: sum_l dN_l C_l timesteps (and seconds at
+the rate measured so far), and the number of batches it becomes. A request that would
+take the run past the budget is refused with a ConfigError (exit 2, one line with the
+estimate and the key) before any of its batches starts, so nothing new is written: a
+fresh run has written nothing, a later iteration leaves the checkpoint of the last
+finished one, which ``--resume --set run.max_timesteps=...`` continues (a key a resume may
+change). Not exit 75: a job script would requeue the run into the same refusal. Sample
+counts are capped far below int64 by the driver, and a request of more than MAX_BATCHES
+batches is refused too (the batch plan and the per-batch records must fit in memory):
+``run.batch_timesteps`` fixes the random streams, so that one needs a new run.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..config.schema import Config
 from ..core.sums import LevelSums
 from ..errors import ConfigError
 from ..models.gbm import level_cost
-from ..parallel.executor import BatchExecutor, StoppedEarlyError
+from ..parallel.executor import BatchExecutor
 
 MAX_BATCHES = 1_000_000  # per request: its tasks and batch records stay below ~300 MiB
 NOMINAL_RATE = 1e8  # timesteps per second per worker before any is measured (NumPy core)
@@ -38,10 +39,10 @@ class Budgeted:
         """The executor's sums of ``extra``, once the request is within the budget."""
         problem = self.problem(extra)
         first, self.fresh = self.fresh, False
-        if problem and first:
-            raise ConfigError(f"run.max_timesteps: {problem}")
         if problem:
-            raise StoppedEarlyError(problem)
+            later = ("; the output keeps the checkpoint of the last finished iteration: "
+                     "continue with --resume")  # fmt: skip
+            raise ConfigError(problem + ("" if first else later))
         return self.executor.sample(extra)
 
     def problem(self, extra: Sequence[int]) -> str | None:
@@ -51,16 +52,16 @@ class Budgeted:
         done = self.spent()
         if limit is not None and done + need > limit:
             seconds = need / self.rate()
-            return (f"the next iteration needs {need:.3g} timesteps (about "
-                    f"{_duration(seconds)} on {self.executor.n_workers} worker(s)), which "
-                    f"would pass run.max_timesteps = {limit:.3g} ({done:.3g} done); allow "
-                    f"more with --set run.max_timesteps=N (null = unlimited)")  # fmt: skip
+            return (f"run.max_timesteps: the next iteration needs {need:.3g} timesteps "
+                    f"(about {_duration(seconds)} on {self.executor.n_workers} worker(s)), "
+                    f"which would pass run.max_timesteps = {limit:.3g} ({done:.3g} done); "
+                    f"allow more with --set run.max_timesteps=N (null = unlimited)")  # fmt: skip
         size = self.config.run.batch_timesteps
         batches = sum(-(-int(n) // max(1, size // self.cost(l))) for l, n in enumerate(extra))  # noqa: E741
         if batches > MAX_BATCHES:
-            return (f"the next iteration would be {batches:.3g} batches of "
-                    f"run.batch_timesteps = {size}, more than {MAX_BATCHES:.0e}: raise "
-                    f"run.batch_timesteps")  # fmt: skip
+            return (f"run.batch_timesteps: the next iteration would be {batches:.3g} "
+                    f"batches of {size} timesteps, more than {MAX_BATCHES:.0e}: start a new "
+                    f"run with a larger run.batch_timesteps")  # fmt: skip
         return None
 
     def rate(self) -> float:

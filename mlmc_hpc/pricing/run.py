@@ -37,10 +37,9 @@ def run_pricing(
     """Run (or continue, from ``resume``) the adaptive loop on ``executor``; the result.
 
     With ``checkpoint_path`` the unfinished result is rewritten there (atomically) after
-    every iteration. If the executor is told to stop, or the next iteration would pass
-    ``run.max_timesteps`` (:mod:`mlmc_hpc.pricing.budget`), the returned result is unfinished
-    and ``interrupted``, with a checkpoint holding the batches already computed; a first
-    iteration that alone passes it is a ConfigError, before any sampling.
+    every iteration. If the executor is told to stop, the returned result is unfinished and
+    ``interrupted``, with a checkpoint holding the batches already computed. A request past
+    ``run.max_timesteps`` is a ConfigError before it starts (:mod:`mlmc_hpc.pricing.budget`).
     """
     started = time.perf_counter()
     previous_s, resumed = 0.0, 0

@@ -22,8 +22,8 @@ BASE = ("--eps", "0.01", "--quiet", "--backend", "numpy", "--json")
          "worker(s)), which would pass run.max_timesteps = 1e+06 (0 done); allow more with "
          "--set run.max_timesteps=N (null = unlimited)"),
         (("--set", "mlmc.N0=3000000", "--set", "run.batch_timesteps=1"),
-         "run.max_timesteps: the next iteration would be 6e+06 batches of run.batch_timesteps "
-         "= 1, more than 1e+06: raise run.batch_timesteps"),
+         "run.batch_timesteps: the next iteration would be 6e+06 batches of 1 timesteps, "
+         "more than 1e+06: start a new run with a larger run.batch_timesteps"),
         (("--set", "run.max_timesteps=0"),
          "run.max_timesteps must be null or an integer in 1..4611686018427387904, got 0"),
     ],
@@ -36,19 +36,26 @@ def test_work_that_cannot_finish_is_refused_before_sampling(tmp_path, args, mess
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_run_past_its_budget_stops_with_a_checkpoint_and_resumes(tmp_path):
-    unlimited = tmp_path / "unlimited.h5"
-    reference = run_cli(*BASE, "--eps", "0.002", "--set", "run.max_timesteps=null",
-                        "--output", str(unlimited))  # fmt: skip
+def test_a_run_past_its_budget_keeps_its_checkpoint_and_resumes(tmp_path):
+    """A later iteration past the budget: exit 2 (not 75: a job script would requeue it
+    into the same refusal), nothing new written, the last checkpoint resumes."""
+    eps = ("--eps", "0.002")
+    reference = run_cli(*BASE, *eps, "--set", "run.max_timesteps=null",
+                        "--output", str(tmp_path / "unlimited.h5"))  # fmt: skip
     assert reference.returncode == 0, reference.stderr
     out = tmp_path / "r.h5"
-    budget = ("--set", "run.max_timesteps=100000", "--eps", "0.002")  # first iteration 60,000
-    stopped = run_cli(*BASE, *budget, "--output", str(out))
-    assert stopped.returncode == 75
-    assert stopped.stderr.startswith("interrupted (the next iteration needs ")
-    assert "which would pass run.max_timesteps = 1e+05 (6e+04 done)" in stopped.stderr
-    assert not RunResult.load(out).finished
-    resumed = run_cli(*BASE, "--eps", "0.002", "--set", "run.max_timesteps=null", "--output", str(out),
+    stopped = run_cli(*BASE, *eps, "--set", "run.max_timesteps=100000", "--output", str(out))
+    assert stopped.returncode == 2
+    assert stopped.stderr.startswith("config error: run.max_timesteps: the next iteration ")
+    assert stopped.stderr.endswith(
+        "which would pass run.max_timesteps = 1e+05 (6e+04 done); allow more with --set "
+        "run.max_timesteps=N (null = unlimited); the output keeps the checkpoint of the last "
+        "finished iteration: continue with --resume\n"
+    )
+    saved = RunResult.load(out)
+    assert not saved.finished and not saved.interrupted and len(saved.iterations["L"]) == 1
+    resumed = run_cli(*BASE, *eps, "--set", "run.max_timesteps=null", "--output", str(out),
                       "--resume")  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["price"] == json.loads(reference.stdout)["price"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.h5", "unlimited.h5"]

@@ -186,3 +186,36 @@ def test_two_runs_on_one_output_the_second_is_refused(tmp_path):
         first.communicate(timeout=60)
     assert first.returncode == 75
     assert not (tmp_path / "r.h5.lock").exists()
+
+
+def test_one_process_holds_an_output_once_and_a_directory_is_no_output(tmp_path):
+    from mlmc_hpc.config import ConfigError
+    from mlmc_hpc.io.lock import acquire, release
+
+    path = acquire(tmp_path / "r.h5")
+    try:
+        with pytest.raises(ConfigError, match="is already being written by this process"):
+            acquire(tmp_path / "r.h5")
+    finally:
+        release(path)
+    assert not path.exists()
+    for output in (".", str(tmp_path)):
+        done = run_cli(*QUICK, "--output", output)
+        assert done.returncode == 2
+        assert done.stderr == (f"config error: run.output must be a file path such as "
+                               f"results/run.h5, got directory {output}\n")  # fmt: skip
+
+
+def test_without_flock_the_run_warns_and_leaves_no_lock_file(tmp_path, monkeypatch, capsys):
+    import errno
+
+    from mlmc_hpc.cli import main
+
+    def unsupported(descriptor, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", unsupported)
+    out = tmp_path / "r.h5"
+    assert main([*QUICK, "--output", str(out)]) == 0
+    assert f"warning: {tmp_path} has no flock: {out} is not protected" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.h5"]

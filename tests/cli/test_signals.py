@@ -55,15 +55,16 @@ def test_other_commands_do_not_start_after_a_stop_signal(tmp_path, early_stop, c
 
 def test_a_second_ctrl_c_stops_at_once_with_one_line(tmp_path):
     out = tmp_path / "r.h5"
-    process = subprocess.Popen(  # batches of about half a second: the first stop waits
+    process = subprocess.Popen(  # batches of about 2 s: both signals come inside one
         [sys.executable, "-m", "mlmc_hpc", "--config", "tests/data/aapl.yaml", "--eps",
-         "0.002", "--backend", "numpy", "--set", "run.batch_timesteps=67108864", "--quiet",
+         "0.002", "--backend", "numpy", "--set", "run.batch_timesteps=268435456", "--quiet",
          "--output", str(out)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    wait_for_checkpoint(out, process)
+    wait_for_checkpoint(out, process)  # iteration 1 (small) done: the big batches start
+    time.sleep(0.5)
     process.send_signal(signal.SIGINT)
-    time.sleep(0.1)
+    time.sleep(0.3)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
@@ -74,7 +75,20 @@ def test_a_second_ctrl_c_stops_at_once_with_one_line(tmp_path):
     saved = RunResult.load(out)
     assert not saved.finished and len(saved.iterations["L"]) >= 1
     resumed = run_cli("--config", "tests/data/aapl.yaml", "--eps", "0.002", "--backend", "numpy",
-                      "--set", "run.batch_timesteps=67108864", "--quiet", "--output", str(out),
+                      "--set", "run.batch_timesteps=268435456", "--quiet", "--output", str(out),
                       "--resume", timeout=300)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert not out.with_name("r.h5.lock").exists()
+
+
+def test_ctrl_c_in_the_test_command_is_one_line(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlmc_hpc", "test", "--samples", "2000000", "--levels", "6",
+         "--backend", "numpy", "--quiet", "--output", str(tmp_path / "t.h5")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(2.0)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and stderr == "interrupted (SIGINT)\n"
+    assert list(tmp_path.iterdir()) == []
