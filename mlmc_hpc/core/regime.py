@@ -88,15 +88,23 @@ def pair_problem(means: np.ndarray, errors: np.ndarray, level: int) -> str | Non
     return None
 
 
-def regime_problem(levels: Sequence[LevelSums]) -> str | None:
+Signed = tuple[np.ndarray, np.ndarray]  # (m_l, s_l) of every level, e.g. from MLQMC
+
+
+def _signed(levels: Sequence[LevelSums] | Signed) -> Signed:
+    """(m_l, s_l) from level sums (:func:`signed_means`), or as given."""
+    return levels if isinstance(levels, tuple) else signed_means(levels)
+
+
+def regime_problem(levels: Sequence[LevelSums] | Signed) -> str | None:
     """Why levels max(1, L-2)..L are not in the asymptotic regime, or None when they are.
 
     Sign changes are looked for between every two significant corrections of the window,
     not only neighbours: -0.036, +0.008 (noise), +0.034 is still a sign change.
     """
-    means, errors = signed_means(levels)
-    first = max(1, len(levels) - WINDOW)
-    window = range(first, len(levels))
+    means, errors = _signed(levels)
+    first = max(1, len(means) - WINDOW)
+    window = range(first, len(means))
     real = [l for l in window if abs(means[l]) > Z_SIGNIFICANT * errors[l]]  # noqa: E741
     signs = {bool(means[l] > 0) for l in real}  # noqa: E741
     if len(signs) > 1:
@@ -109,18 +117,21 @@ def regime_problem(levels: Sequence[LevelSums]) -> str | None:
     return None
 
 
-def settled_from(levels: Sequence[LevelSums]) -> int:
+def settled_from(levels: Sequence[LevelSums] | Signed) -> int:
     """First level (>= 1) of the longest run of finest levels whose every neighbouring pair
     is free of :func:`pair_problem`; len(levels) - 1 when even the last pair has one."""
-    means, errors = signed_means(levels)
-    first = len(levels) - 1
+    means, errors = _signed(levels)
+    first = len(means) - 1
     while first > 1 and pair_problem(means, errors, first - 1) is None:
         first -= 1
     return first
 
 
 def weak_rate(
-    giles: float, means: np.ndarray, levels: Sequence[LevelSums], safeguards: Safeguards
+    giles: float,
+    means: np.ndarray,
+    levels: Sequence[LevelSums] | Signed,
+    safeguards: Safeguards,
 ) -> float:
     """alpha from Giles' regression ``giles`` (on levels 1..L of the floored |m_l|): with the
     regime checks, also no more than the regression on the settled levels (when there are
