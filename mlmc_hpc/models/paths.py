@@ -28,6 +28,7 @@ whatever the number of samples or timesteps.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -147,16 +148,39 @@ def _row(array: np.ndarray | None, index: int | slice) -> np.ndarray | None:
     return None if array is None else array[index]
 
 
+Blocks = Iterator[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]
+
+
 def simulate(
     option: OptionSpec, rng: np.random.Generator, steps: int, M: int | None, m: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(Pf, Pc) of m paths with ``steps`` fine steps; Pc uses steps/M coarse steps (None: no
-    coarse path, Pc = 0)."""
-    o = option
-    h = o.T / steps
+    coarse path, Pc = 0). Random numbers from ``rng`` in blocks of STEP_BLOCK coarse steps."""
+    return couple(option, steps, M, m, _drawn(option, rng, steps, M, m))
+
+
+def simulate_given(
+    option: OptionSpec, dW: np.ndarray, extra: np.ndarray | None, M: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`simulate` on given numbers (quasi-Monte Carlo): ``dW`` (steps, m) fine
+    increments N(0, h) in time order; ``extra`` (steps, m) in time order: the Asian's
+    standard normals of the bridge integrals, the lookback's uniforms U in (0, 1]."""
+    steps, m = dW.shape
     k = 1 if M is None else M
-    fine = PathFunctional(o, m)
-    coarse = None if M is None else PathFunctional(o, m)
+    h = option.T / steps
+    shape = (steps // k, k, m)
+    dis = logus = None
+    if option.type == "asian" and extra is not None:
+        dis = extra.reshape(shape) * (h * math.sqrt(h / 12.0))
+    elif option.type == "lookback" and extra is not None:
+        logus = np.log(extra).reshape(shape)
+    return couple(option, steps, M, m, iter([(dW.reshape(shape), dis, logus)]))
+
+
+def _drawn(option: OptionSpec, rng: np.random.Generator, steps: int, M: int | None,
+           m: int) -> Blocks:  # fmt: skip
+    h = option.T / steps
+    k = 1 if M is None else M
     n_groups = steps // k
     for first in range(0, n_groups, STEP_BLOCK):
         count = min(STEP_BLOCK, n_groups - first)
@@ -164,12 +188,24 @@ def simulate(
         dws *= math.sqrt(h)
         dis: np.ndarray | None = None
         logus: np.ndarray | None = None
-        if o.type == "asian":
+        if option.type == "asian":
             dis = rng.standard_normal((count, k, m))
             dis *= h * math.sqrt(h / 12.0)
-        elif o.type == "lookback":
+        elif option.type == "lookback":
             logus = np.log1p(-rng.random((count, k, m)))  # ln U, U in (0, 1]
-        for g in range(count):
+        yield dws, dis, logus
+
+
+def couple(option: OptionSpec, steps: int, M: int | None, m: int,
+           blocks: Blocks) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Step the fine path (sub-steps one by one) and the coarse path (M sub-steps at once)
+    through ``blocks`` of (count, k, m) increments, bridge integrals and ln U."""
+    h = option.T / steps
+    k = 1 if M is None else M
+    fine = PathFunctional(option, m)
+    coarse = None if M is None else PathFunctional(option, m)
+    for dws, dis, logus in blocks:
+        for g in range(dws.shape[0]):
             d, i, u = dws[g], _row(dis, g), _row(logus, g)
             for j in range(k):
                 fine.step(h, d[j : j + 1], _row(i, slice(j, j + 1)), _row(u, slice(j, j + 1)))
