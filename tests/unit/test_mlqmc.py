@@ -103,3 +103,24 @@ def test_level_statistics_are_those_of_the_randomisation_means():
     level = QMCLevel(sums)
     assert level.points == 4 and level.mean == 3.0
     assert level.variance == pytest.approx(np.var([1, 2, 3, 6], ddof=1) / 4)
+
+
+def test_the_stopping_bound_is_a_95_percent_upper_bound_on_the_variance():
+    """V (R-1) / chi2_{R-1}(0.05): Wilson-Hilferty within 1% of the exact quantile, and
+    a variance estimated from R randomisations stays below the bound 95% of the time."""
+    from scipy.stats import chi2
+
+    from mlmc_hpc.core.mlqmc import CONFIDENCE_Z, chi2_quantile
+
+    for dof in (7, 15, 31, 63, 127):
+        assert chi2_quantile(dof, CONFIDENCE_Z) == pytest.approx(chi2.ppf(0.05, dof), rel=0.01)
+    rng = np.random.default_rng(3)
+    covered = 0
+    for _ in range(2000):
+        sums = []
+        for mean in rng.standard_normal(32):  # randomisation means with variance 1
+            row = np.zeros(N_SUMS)
+            row[N], row[Y1] = 1, mean
+            sums.append(LevelSums(row))
+        covered += QMCLevel(sums).variance_bound() >= 1.0 / 32
+    assert abs(covered / 2000 - 0.95) <= 4 * math.sqrt(0.95 * 0.05 / 2000)
