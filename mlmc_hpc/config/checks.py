@@ -175,6 +175,17 @@ def batch_size(key: str, value: Any) -> int | None:
         ) from None
 
 
+def power_of_two(key: str, value: Any) -> int:
+    """A power of two in 1..2**20 (``mlmc.points0``)."""
+    try:
+        number = int_at_least(1, 2**20)(key, value)
+    except ConfigError:
+        number = 0
+    if number < 1 or number & (number - 1):
+        raise ConfigError(f"{key} must be a power of two in 1..{2**20}, got {show(value)}")
+    return number
+
+
 def budget(key: str, value: Any) -> int | None:
     """``run.max_timesteps``: an integer in 1..2**62, or null (unlimited)."""
     if value is None:
@@ -212,6 +223,8 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "level0": one_of(LEVEL0_MODES),
         "method": one_of(METHODS),
         "mc_steps": steps_or_auto,
+        "randomisations": int_at_least(2, 4096),
+        "points0": power_of_two,
     },
     "run": {
         "seed": int_at_least(0, MAX_SEED),

@@ -84,4 +84,8 @@ def level0_mode(requested: str, method: str) -> str:
                 f"(plain Monte Carlo has no level 0); use auto or sample"
             )
         return "sample"
+    if method == "mlqmc" and requested == "control":
+        raise ConfigError("mlmc.level0: control applies to mlmc.method mlmc only (multilevel "
+                          "quasi-Monte Carlo takes level 0 exact or sampled on its points); "
+                          "use auto, exact or sample")  # fmt: skip
     return "exact" if requested == "auto" else requested

@@ -17,7 +17,7 @@ EUROPEAN_TYPES = ("call", "put")
 PATH_TYPES = ("asian", "lookback", "digital", "barrier")
 OPTION_TYPES = EUROPEAN_TYPES + PATH_TYPES
 AVERAGES = ("arithmetic", "geometric")
-METHODS = ("mlmc", "mc")
+METHODS = ("mlmc", "mc", "mlqmc")
 CONVERGENCE_CHECKS = ("robust", "giles")
 LEVEL0_MODES = ("auto", "sample", "exact", "control")
 BACKENDS = ("auto", "numpy", "cupy")
@@ -54,8 +54,10 @@ class MLMCSettings:
     gamma: float | None = None
     convergence: str = "robust"  # robust | giles (see mlmc_hpc.core.regime)
     level0: str = "exact"  # sample | exact | control after loading (auto resolved; models.level0)
-    method: str = "mlmc"  # mlmc | mc (plain Monte Carlo, see mlmc_hpc.core.plain_mc)
+    method: str = "mlmc"  # mlmc | mc (plain Monte Carlo) | mlqmc (multilevel quasi-MC)
     mc_steps: int | None = None  # mc: timesteps per path; None = exact sampling (European)
+    randomisations: int = 32  # mlqmc: independent randomisations R of each level's points
+    points0: int = 32  # mlqmc: first points per randomisation of a level (a power of two)
 
 
 @dataclass(frozen=True)

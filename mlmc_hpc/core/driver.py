@@ -73,6 +73,8 @@ class MLMCEstimate:
     beta: float
     gamma: float
     iterations: list[IterationRecord] = field(default_factory=list)
+    # MLQMC: the sums of every (level, randomisation), (L+1) x R x 8; None otherwise
+    randomisation_sums: np.ndarray | None = None
 
     @property
     def L(self) -> int:

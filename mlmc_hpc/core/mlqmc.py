@@ -45,7 +45,7 @@ from .estimators import (
     variance_target,
 )
 from .regime import ROBUST, Safeguards, regime_problem, weak_rate
-from .sums import LevelSums
+from .sums import N_SUMS, LevelSums
 
 CONFIDENCE_Z = -1.6448536269514722  # the 5% quantile of N(0, 1): a one-sided 95% bound
 
@@ -129,6 +129,13 @@ class QMCState:
     finished: bool = False
     iterations: list[IterationRecord] = field(default_factory=list)
 
+    @property
+    def first_Lmin(self) -> int:
+        """The Lmin the run started with: the finest level of its first request (known
+        levels take no points, trailing zeros of a stored row are padding)."""
+        first = self.iterations[0].extra if self.iterations else list(self.extra)
+        return int(np.flatnonzero(first)[-1]) if np.any(first) else len(first) - 1
+
     def estimate(self) -> MLMCEstimate:
         """Price = sum of level estimates; std error = sqrt(sum V_l); levels merged."""
         return MLMCEstimate(
@@ -140,7 +147,14 @@ class QMCState:
             beta=math.nan,
             gamma=math.nan,
             iterations=self.iterations,
+            randomisation_sums=self.randomisation_sums(),
         )
+
+    def randomisation_sums(self) -> np.ndarray:
+        """(L+1) x R x 8: every randomisation's sums (zeros for a known level)."""
+        width = max(len(level.sums) for level in self.levels)
+        zeros = [np.zeros(N_SUMS)] * width
+        return np.array([[s.totals for s in level.sums] or zeros for level in self.levels])
 
 
 def initial_qmc_state(

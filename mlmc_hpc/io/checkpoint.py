@@ -36,6 +36,7 @@ import numpy as np
 from ..config.loading import load_config_text
 from ..config.schema import Config
 from ..core.driver import DriverState, IterationRecord
+from ..core.mlqmc import QMCLevel, QMCState
 from ..core.sums import LevelSums
 from ..errors import ResumeError
 from .integrity import checksum, damage
@@ -48,8 +49,14 @@ FREE_KEYS = ("name", "run.output", "run.end_margin_s", "run.max_timesteps", "run
 EXECUTOR_KEYS = ("next_batch", "pending_tasks", "pending_sums", "pending_seconds")
 
 
-def checkpoint_group(state: DriverState, executor: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The driver's state and the executor's snapshot as the ``checkpoint`` group."""
+def checkpoint_group(
+    state: DriverState | QMCState, executor: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """The driver's state and the executor's snapshot as the ``checkpoint`` group (for
+    MLQMC also the sums of every randomisation: ``qmc_sums_hi/lo`` (L+1) x R x 8 and
+    ``qmc_seconds``, zeros for a known level)."""
+    if isinstance(state, QMCState):
+        return qmc_group(state, executor)
     hi, lo = zip(*(level.compensated() for level in state.levels), strict=True)
     group = {
         "format": np.int64(FORMAT),
@@ -67,12 +74,27 @@ def checkpoint_group(state: DriverState, executor: dict[str, np.ndarray]) -> dic
     return group
 
 
+def qmc_group(state: QMCState, executor: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The MLQMC state as the ``checkpoint`` group (see :func:`checkpoint_group`)."""
+    merged = DriverState([level.merged() for level in state.levels], state.extra, state.alpha,
+                         np.nan, np.nan, state.converged)  # fmt: skip
+    group = checkpoint_group(merged, executor)
+    width = max(len(level.sums) for level in state.levels)
+    empty = [LevelSums() for _ in range(width)]
+    parts = [[s.compensated() for s in (level.sums or empty)] for level in state.levels]
+    group["qmc_sums_hi"] = np.array([[hi for hi, _ in row] for row in parts])
+    group["qmc_sums_lo"] = np.array([[lo for _, lo in row] for row in parts])
+    group["qmc_seconds"] = np.array([[s.seconds for s in (level.sums or empty)]
+                                     for level in state.levels])  # fmt: skip
+    return group
+
+
 @dataclass
 class Resume:
     """What a continued run starts from: the driver's state, the executor's snapshot, the
     earlier batch records and wall time, and how often the run was resumed before."""
 
-    state: DriverState
+    state: DriverState | QMCState
     executor: dict[str, np.ndarray]
     batches: dict[str, np.ndarray] = field(default_factory=dict)
     elapsed_s: float = 0.0
@@ -157,7 +179,9 @@ def read_checkpoint(path: str | Path, config: Config) -> Resume:
     )
 
 
-def _driver_state(group: dict[str, np.ndarray], iterations: dict[str, np.ndarray]) -> DriverState:
+def _driver_state(
+    group: dict[str, np.ndarray], iterations: dict[str, np.ndarray]
+) -> DriverState | QMCState:
     exact = group.get("level_exact", np.full(len(group["level_seconds"]), math.nan))
     levels = [
         LevelSums.restored(hi, lo, seconds, None if math.isnan(known) else float(known))
@@ -184,6 +208,17 @@ def _driver_state(group: dict[str, np.ndarray], iterations: dict[str, np.ndarray
             strict=True,
         )
     ]
+    if "qmc_sums_hi" in group:
+        return QMCState(
+            [QMCLevel([], level.exact) if level.exact is not None else
+             QMCLevel([LevelSums.restored(h, lo, sec) for h, lo, sec in
+                       zip(hi_row, lo_row, sec_row, strict=True)])
+             for level, hi_row, lo_row, sec_row in zip(levels, group["qmc_sums_hi"],
+                                                       group["qmc_sums_lo"],
+                                                       group["qmc_seconds"], strict=True)],
+            np.asarray(group["extra"], dtype=np.int64), alpha, bool(group["converged"]),
+            iterations=records,
+        )  # fmt: skip
     return DriverState(
         levels=levels,
         extra=np.asarray(group["extra"], dtype=np.int64),

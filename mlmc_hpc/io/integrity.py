@@ -54,8 +54,11 @@ SHAPES = {  # dataset: (dimensions, where L+1 = "levels" and k = "pending"), dty
     "next_batch": (("any",), "i"), "pending_tasks": (("pending", 3), "i"),
     "pending_sums": (("pending", N_SUMS), "f"), "pending_seconds": (("pending",), "f"),
     "level_exact": (("levels",), "f"), "converged": ((), "b"),
+    "qmc_sums_hi": (("levels", "randomisations", N_SUMS), "f"),
+    "qmc_sums_lo": (("levels", "randomisations", N_SUMS), "f"),
+    "qmc_seconds": (("levels", "randomisations"), "f"),
 }  # fmt: skip
-OPTIONAL = ("level_exact",)  # absent before 0.4.0
+OPTIONAL = ("level_exact", "qmc_sums_hi", "qmc_sums_lo", "qmc_seconds")  # by version, method
 MAY_BE_NAN = ("rates", "level_exact")  # rates: plain Monte Carlo; level_exact: sampled levels
 ITERATION_COLUMNS = ("samples_added", "L", "bias_estimate", "variance_estimate", "seconds")
 

@@ -16,11 +16,13 @@ HDF5 layout (documented in the README):
                      effective_Lmin (the driver's Lmin after the scale rules),
                      warnings (every warning the run gave, one per line),
                      level0 (sample | exact | control), level0_value (the level-0 term
-                     of the price), level0_method (how it was obtained, one line)
+                     of the price), level0_method (how it was obtained, one line),
+                     randomisations (R of mlqmc, else 0)
   /levels/*          length L+1: n_samples, mean, variance, cost_per_sample, timesteps,
                      compute_time_s, mean_pf, variance_pf, kurtosis, sums (L+1 x 8);
                      an exact level 0 has n_samples 0, variance 0, timesteps 0 and mean
-                     level0_value
+                     level0_value; mlqmc adds randomisation_sums (L+1 x R x 8): n_samples
+                     is R N_l, mean the mean of the R randomisation means
   /iterations/*      one row per iteration: samples_added (iter x L+1), L,
                      bias_estimate, variance_estimate, seconds
   /batches/*         one row per batch: level, batch, n_samples, worker, host,
@@ -49,7 +51,7 @@ ROOT_ATTRS = (
     "alpha", "beta", "gamma", "batch_timesteps", "world_size", "mpi_version", "worker_devices",
     "finished", "interrupted", "stop_reason", "resumed", "startup_s", "sampling_s", "method",
     "ci95_low", "ci95_high", "slurm_job", "effective_Lmin", "warnings", "level0",
-    "level0_value", "level0_method",
+    "level0_value", "level0_method", "randomisations",
 )  # fmt: skip
 GROUPS = ("levels", "iterations", "batches", "checkpoint")
 LEVEL_FIELDS = (
@@ -101,6 +103,7 @@ class RunResult:
     level0: str = "sample"  # how level 0 entered: sample | exact | control (mlmc.level0)
     level0_value: float = float("nan")  # the level-0 term of the price (NaN for plain MC)
     level0_method: str = ""  # how level0_value was obtained (closed form, quadrature, ...)
+    randomisations: int = 0  # mlqmc: R randomisations of each level's points; else 0
     levels: dict[str, np.ndarray] = field(default_factory=dict)
     iterations: dict[str, np.ndarray] = field(default_factory=dict)
     batches: dict[str, np.ndarray] = field(default_factory=dict)

@@ -2,7 +2,8 @@
 
 European payoffs by MLMC run on the fused CuPy kernels (``run.backend: cupy``) or the fast
 NumPy sampler; path-dependent payoffs on the NumPy path sampler; ``mlmc.method: mc`` on the
-plain Monte Carlo sampler; ``mlmc.level0: control`` puts the control-variate level 0 of
+plain Monte Carlo sampler; ``mlmc.method: mlqmc`` on the quasi-Monte Carlo sampler of
+:mod:`mlmc_hpc.models.qmc_sampler`; ``mlmc.level0: control`` puts the control-variate level 0 of
 :mod:`mlmc_hpc.models.control_sampler` in front of any of them. Every sampler has
 ``steps(level)`` (the cost of one sample, from :mod:`mlmc_hpc.models.gbm`) and
 ``sample(level, batch, n) -> the eight batch sums``. ``mlmc.level0: exact`` needs no
@@ -26,6 +27,10 @@ def make_sampler(config: Config) -> Sampler:
         from .plain import PlainMCSampler
 
         return PlainMCSampler(option, settings.mc_steps, seed)
+    if settings.method == "mlqmc":
+        from .qmc_sampler import QMCPathSampler
+
+        return QMCPathSampler(option, settings.M, seed)
     sampler = _level_sampler(config)
     if settings.level0 == "control":
         from .control_sampler import ControlLevel0Sampler

@@ -88,9 +88,15 @@ class BatchExecutor:
     def sample(self, extra: Sequence[int]) -> list[LevelSums]:
         """Sums of ``extra[l]`` new samples on each level l, merged in (level, batch) order."""
         start = list(self.planner.next_batch)
+        return merge_in_order(len(extra), self.run_planned(self.planner.plan(extra), start))
+
+    def run_planned(self, tasks: list[Task], counters: list[int]) -> list[Outcome]:
+        """The outcomes of ``tasks``: batches completed before an interruption (carried by
+        :meth:`restore`) are reused, the others computed. On a stop the completed ones and
+        the batch ``counters`` of the request's start go into :meth:`snapshot`."""
         reused: list[Outcome] = []
         todo: list[Task] = []
-        for task in self.planner.plan(extra):
+        for task in tasks:
             known = self._carried.pop((task.level, task.batch), None)
             if known is None:
                 todo.append(task)
@@ -101,9 +107,9 @@ class BatchExecutor:
         try:
             outcomes = self.run_tasks(todo)
         except StoppedEarlyError as stop:
-            self._stopped = (start, reused + stop.outcomes)
+            self._stopped = (counters, reused + stop.outcomes)
             raise StoppedEarlyError(stop.reason) from None
-        return merge_in_order(len(extra), reused + outcomes)
+        return reused + outcomes
 
     def run_tasks(self, tasks: list[Task]) -> list[Outcome]:
         """Compute ``tasks``; on a stop raise ``StoppedEarlyError(reason, done_outcomes)``."""

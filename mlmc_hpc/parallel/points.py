@@ -34,9 +34,11 @@ class PointBatches:
     """The MLQMC loop's executor: point requests through any :class:`BatchExecutor`."""
 
     def __init__(self, executor: BatchExecutor, randomisations: int,
-                 timesteps: Callable[[int], int], points: Sequence[int] = ()) -> None:  # fmt: skip
+                 timesteps: Callable[[int], int], points: Sequence[int] = (),
+                 guard: Callable[[float, int], None] | None = None) -> None:  # fmt: skip
         self.executor, self.randomisations, self.timesteps = executor, randomisations, timesteps
         self.points = list(points)  # N_l taken so far per level (per randomisation)
+        self.guard = guard  # guard(timesteps, batches) may refuse a request (the budget)
 
     def plan(self, extra: Sequence[int]) -> list[Task]:
         """The batches of a request, the most timesteps first (ties in key order)."""
@@ -55,7 +57,9 @@ class PointBatches:
     def sample_points(self, extra: Sequence[int]) -> list[list[LevelSums]]:
         """Per level, one LevelSums per randomisation of the new points (empty where none)."""
         tasks = self.plan(extra)
-        outcomes = self.executor.run_tasks(tasks)
+        if self.guard:
+            self.guard(float(sum(t.n * self.timesteps(t.level) for t in tasks)), len(tasks))
+        outcomes = self.executor.run_planned(tasks, list(self.executor.planner.next_batch))
         out: list[list[LevelSums]] = [
             [LevelSums() for _ in range(self.randomisations)] if wanted else [] for wanted in extra
         ]

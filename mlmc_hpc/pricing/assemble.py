@@ -80,6 +80,11 @@ def assemble(
             "variance_pf": np.array([lv.variance_pf for lv in levels]),
             "kurtosis": np.array([lv.kurtosis for lv in levels]),
             "sums": np.array([lv.totals for lv in levels]),
+            **(
+                {}
+                if estimate.randomisation_sums is None
+                else {"randomisation_sums": estimate.randomisation_sums}
+            ),
         },
         iterations={
             "samples_added": added,
@@ -90,6 +95,7 @@ def assemble(
         },
         batches=executor.batch_table(),
         checkpoint=checkpoint or {},
-        level0_value=levels[0].mean if levels and config.mlmc.method == "mlmc" else math.nan,
+        level0_value=levels[0].mean if levels and config.mlmc.method != "mc" else math.nan,
+        randomisations=config.mlmc.randomisations if config.mlmc.method == "mlqmc" else 0,
         **(flags or {}),
     )

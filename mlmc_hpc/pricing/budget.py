@@ -37,18 +37,25 @@ class Budgeted:
 
     def sample(self, extra: Sequence[int]) -> list[LevelSums]:
         """The executor's sums of ``extra``, once the request is within the budget."""
-        problem = self.problem(extra)
+        size = self.config.run.batch_timesteps
+        need = float(sum(int(n) * self.cost(l) for l, n in enumerate(extra)))  # noqa: E741
+        batches = sum(-(-int(n) // max(1, size // self.cost(l))) for l, n in enumerate(extra))  # noqa: E741
+        self.check(need, batches)
+        return self.executor.sample(extra)
+
+    def check(self, need: float, batches: int) -> None:
+        """ConfigError when a request of ``need`` timesteps in ``batches`` batches may not
+        run (module docstring); the MLQMC point requests call it directly."""
+        problem = self.problem(need, batches)
         first, self.fresh = self.fresh, False
         if problem:
             later = ("; the output keeps the checkpoint of the last finished iteration: "
                      "continue with --resume")  # fmt: skip
             raise ConfigError(problem + ("" if first else later))
-        return self.executor.sample(extra)
 
-    def problem(self, extra: Sequence[int]) -> str | None:
-        """Why ``extra`` may not run (the budget first, then the batch count), or None."""
+    def problem(self, need: float, batches: int) -> str | None:
+        """Why the request may not run (the budget first, then the batch count), or None."""
         limit = self.config.run.max_timesteps
-        need = float(sum(int(n) * self.cost(l) for l, n in enumerate(extra)))  # noqa: E741
         done = self.spent()
         if limit is not None and done + need > limit:
             seconds = need / self.rate()
@@ -57,7 +64,6 @@ class Budgeted:
                     f"which would pass run.max_timesteps = {limit:.3g} ({done:.3g} done); "
                     f"allow more with --set run.max_timesteps=N (null = unlimited)")  # fmt: skip
         size = self.config.run.batch_timesteps
-        batches = sum(-(-int(n) // max(1, size // self.cost(l))) for l, n in enumerate(extra))  # noqa: E741
         if batches > MAX_BATCHES:
             return (f"run.batch_timesteps: the next iteration would be {batches:.3g} "
                     f"batches of {size} timesteps, more than {MAX_BATCHES:.0e}: start a new "

@@ -40,4 +40,6 @@ def level0_plan(config: Config) -> Level0Plan:
         from ..models.level0_control import control_level0
 
         return Level0Plan(method=f"control variate: {control_level0(config.option).method}")
+    if config.mlmc.method == "mlqmc":
+        return Level0Plan(method="sampled on randomised quasi-random points (one Milstein step)")
     return Level0Plan(method=SAMPLED)

@@ -12,8 +12,7 @@ import time
 from collections.abc import Callable
 
 from ..config.schema import Config
-from ..core.driver import DriverState, IterationRecord, initial_state, run_mlmc
-from ..core.plain_mc import initial_mc_state, run_mc
+from ..core.driver import IterationRecord
 from ..errors import SamplingError
 from ..io.checkpoint import Resume, checkpoint_group
 from ..io.run_result import RunResult
@@ -21,6 +20,7 @@ from ..parallel.executor import BatchExecutor, StoppedEarlyError
 from .assemble import assemble
 from .budget import Budgeted
 from .level0 import level0_plan
+from .loops import State, new_state, run_loop
 from .safety import driver_plan, withdraw
 
 Progress = Callable[[IterationRecord], None]
@@ -52,12 +52,12 @@ def run_pricing(
         if warn:
             warn(message)
 
+    state: State
     if resume is not None:
         state, previous_s, resumed = resume.state, resume.elapsed_s, resume.resumed
         executor.restore(resume.executor, resume.batches, resume.elapsed_s)
     else:
-        state = (initial_mc_state(plan.settings) if plain
-                 else initial_state(plan.settings, level0.known))  # fmt: skip
+        state = new_state(config, plan, level0.known)
     effective_Lmin = 0 if plain else state.first_Lmin
     notes = plan.notes
     if not plain and effective_Lmin < plan.settings.Lmin:  # a checkpoint of mlmc_hpc < 0.3.0
@@ -79,7 +79,7 @@ def run_pricing(
         group = checkpoint_group(state, executor.snapshot())
         return assemble(config, state.estimate(), executor, elapsed(), flags, group)
 
-    def save_checkpoint(current: DriverState) -> None:
+    def save_checkpoint(current: State) -> None:
         if checkpoint_path and not current.finished:
             unfinished().save(checkpoint_path)
 
@@ -88,11 +88,7 @@ def run_pricing(
 
     budgeted = Budgeted(executor, config, spent, fresh=resume is None)
     try:
-        if plain:
-            estimate = run_mc(budgeted, plan.settings, progress, state, save_checkpoint)
-        else:
-            estimate = run_mlmc(budgeted, plan.settings, progress, say, state, save_checkpoint,
-                                plan.safeguards)  # fmt: skip
+        estimate = run_loop(config, plan, state, budgeted, progress, say, save_checkpoint)
     except StoppedEarlyError as stop:
         return unfinished(stop.reason)
     except SamplingError as error:

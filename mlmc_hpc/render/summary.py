@@ -32,7 +32,7 @@ def price_lines(result: RunResult) -> str:
         f"converged  {state}  L = {result.L}  eps = {result.eps:g}  "
         f"wall {result.wall_time_s:.2f} s  backend {result.backend}  workers {result.n_workers}"
     )
-    if result.method == "mlmc":
+    if result.method != "mc":
         lines.append(f"level 0    {result.level0_value:.6f}  {result.level0_method}")
     return "\n".join(lines)
 
@@ -57,7 +57,7 @@ def summary_dict(result: RunResult, output: str) -> dict[str, Any]:
         "warnings": result.warnings.splitlines(),
         "effective_Lmin": result.effective_Lmin,
         "level0": result.level0,
-        "level0_value": result.level0_value if result.method == "mlmc" else None,
+        "level0_value": result.level0_value if result.method != "mc" else None,
         "method": result.method,
         "ci95": [result.ci95_low, result.ci95_high],
         "L": result.L,

@@ -25,7 +25,7 @@ def level_table(result: RunResult) -> str:
     ]
     for level in range(len(lv["n_samples"])):
         share = f"{100 * seconds[level] / total_s:5.1f}%" if total_s else ""
-        if level == 0 and result.level0 == "exact" and result.method == "mlmc":
+        if level == 0 and result.level0 == "exact" and result.method != "mc":
             lines.append(f"{0:5d} {'exact':>12} {lv['mean'][0]:13.6e} {0.0:10.3e} {'-':>8} "
                          f"{0.0:11.4e} {seconds[0]:9.3f} {share:>6}")  # fmt: skip
             continue

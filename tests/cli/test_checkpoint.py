@@ -254,6 +254,13 @@ OTHER_WORKLOADS = {  # eps sized for about 0.3 s per run
     # level 0 exact (no level-0 samples, a known level in the checkpoint) and control
     "call exact": [("mlmc.level0", "exact"), ("mlmc.eps", 0.002)],
     "asian control": [("option.type", "asian"), ("mlmc.level0", "control"), ("mlmc.eps", 0.05)],
+    # multilevel quasi-Monte Carlo: per-randomisation sums and point batches in the checkpoint
+    "mlqmc lookback": [
+        ("mlmc.method", "mlqmc"),
+        ("option.type", "lookback"),
+        ("mlmc.eps", 0.05),
+        ("mlmc.level0", "exact"),
+    ],  # fmt: skip
 }
 
 

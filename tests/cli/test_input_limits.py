@@ -108,3 +108,22 @@ def test_values_at_the_limits_give_finite_prices(tmp_path, args):
     assert math.isfinite(summary["price"]) and math.isfinite(summary["std_error"])
     scale = max(summary["eps"], summary["std_error"])
     assert not summary["converged"] or abs(summary["error"]) <= 4 * scale
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--set", "mlmc.method=mlqmc", "--set", "mlmc.points0=48"),
+         "mlmc.points0 must be a power of two in 1..1048576, got 48"),
+        (("--set", "mlmc.method=mlqmc", "--set", "mlmc.randomisations=1"),
+         "mlmc.randomisations must be an integer in 2..4096, got 1"),
+        (("--set", "mlmc.method=mlqmc", "--set", "mlmc.level0=control"),
+         "mlmc.level0: control applies to mlmc.method mlmc only (multilevel quasi-Monte Carlo "
+         "takes level 0 exact or sampled on its points); use auto, exact or sample"),
+    ],
+)  # fmt: skip
+def test_mlqmc_settings_are_checked(tmp_path, args, message):
+    out = tmp_path / "never.h5"
+    proc = run_cli(*QUICK, *args, "--output", str(out))
+    assert proc.returncode == 2 and proc.stderr == f"config error: {message}\n"
+    assert not out.exists()

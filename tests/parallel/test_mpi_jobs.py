@@ -35,6 +35,8 @@ WORKLOADS = {
     "european": ((), (1, 2, 3, 4)),  # level 0 exact (the default)
     "european sample": (("--set", "mlmc.level0=sample"), (1, 3)),
     "asian control": (("--set", "option.type=asian", "--set", "mlmc.level0=control"), (1, 3)),
+    "mlqmc barrier": (("--set", "mlmc.method=mlqmc", "--set", "option.type=barrier",
+                       "--set", "option.barrier=380"), (1, 3)),  # fmt: skip
     "asian": (("--set", "option.type=asian"), (1, 3)),
     "barrier": (("--set", "option.type=barrier", "--set", "option.barrier=380"), (1, 3)),
     "plain mc": (("--set", "mlmc.method=mc", "--set", "option.type=lookback",
