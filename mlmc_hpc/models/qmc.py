@@ -46,11 +46,13 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-QMC_DIMENSIONS = 256  # Sobol coordinates of a point; the rest are padding (module doc)
-PADDING_BLOCK = 1024  # points per padding generator (a contract: the padding keys use it)
+QMC_DIMENSIONS = 64  # Sobol coordinates of a point; the rest are padding (module doc)
+PADDING_BLOCK = 64  # points per padding generator (a contract: the padding keys use it);
+# small, because a fine level's few points would otherwise pay for a whole block
 SOBOL_BITS = 32  # scipy's fast_forward fails for bits > 32 (scipy 1.17: dtype mismatch)
 SOBOL_TAG = 0x51  # last entropy word of every key of this module
 EXTRAS = ("none", "normals", "uniforms")
@@ -143,15 +145,23 @@ def brownian_increments(normals: np.ndarray, h: float) -> np.ndarray:
     return np.diff(w, axis=0)
 
 
-def _sobol(key: np.random.SeedSequence, dim: int, start: int, count: int) -> np.ndarray:
-    """Points start..start+count-1 (count, dim) of the keyed scrambled Sobol sequence."""
+@functools.lru_cache(maxsize=256)
+def _engine(entropy: tuple[int, ...], dim: int) -> Any:
+    """The keyed scrambled Sobol engine (a scipy ``qmc.Sobol``), built once per process
+    (scrambling is most of the cost of a small draw) and :meth:`reset` before each use."""
     from scipy.stats import qmc  # type: ignore[import-untyped,unused-ignore]
 
-    generator = np.random.Generator(np.random.SFC64(key))
+    generator = np.random.Generator(np.random.SFC64(np.random.SeedSequence(list(entropy))))
     try:
-        engine = qmc.Sobol(dim, scramble=True, bits=SOBOL_BITS, rng=generator)
+        return qmc.Sobol(dim, scramble=True, bits=SOBOL_BITS, rng=generator)
     except TypeError:  # scipy < 1.15 names it seed
-        engine = qmc.Sobol(dim, scramble=True, bits=SOBOL_BITS, seed=generator)
+        return qmc.Sobol(dim, scramble=True, bits=SOBOL_BITS, seed=generator)
+
+
+def _sobol(entropy: tuple[int, ...], dim: int, start: int, count: int) -> np.ndarray:
+    """Points start..start+count-1 (count, dim) of the keyed scrambled Sobol sequence."""
+    engine = _engine(entropy, dim)
+    engine.reset()
     if start > 0:  # fast_forward(0) on a fresh engine raises (scipy passes it n - 1)
         engine.fast_forward(start)
         return np.asarray(engine.random(count))
@@ -227,7 +237,7 @@ class LevelPoints:
         n, d = self.steps, self.dimension()
         s = min(d, QMC_DIMENSIONS)
         values = np.empty((d, count))
-        sobol = _sobol(np.random.SeedSequence(self._entropy()), s, start, count)
+        sobol = _sobol(tuple(self._entropy()), s, start, count)
         np.add(sobol.T, _HALF_CELL, out=values[:s])  # cell centres in (0, 1)
         normal_end = d if self.extra == "normals" else n  # coordinates < this are normal
         ndtri(values[: min(s, normal_end)], out=values[: min(s, normal_end)])

@@ -93,3 +93,24 @@ def test_the_arithmetic_asian_agrees_with_mlmc():
                             "run": {"backend": "numpy", "seed": 4}}).price
             for method in ("mlqmc", "mlmc")]  # fmt: skip
     assert abs(runs[0] - runs[1]) <= 3 * 2**0.5 * 0.004
+
+
+# RMSE over independent seeds (each a new set of randomisations): if the MSE is at most
+# eps^2, sum_k (e_k / eps)^2 is below a chi-square variable with K degrees of freedom at
+# most (see test_level0_modes.py), so the RMSE stays under eps sqrt(chi2_0.999(K) / K).
+RMSE_SEEDS = 16
+RMSE_CASES = {"call": 0.01, "lookback": 0.02, "barrier 85": 0.01}
+
+
+@pytest.mark.parametrize("name", RMSE_CASES)
+def test_rmse_over_independent_seeds_is_at_most_eps(name):
+    from scipy.stats import chi2
+
+    eps = RMSE_CASES[name]
+    errors = []
+    for seed in range(1, RMSE_SEEDS + 1):
+        estimate, _ = price(CASES[name], eps, seed)
+        assert estimate.converged
+        errors.append((estimate.price - reference_price(CASES[name])) / eps)
+    rmse = float(np.sqrt(np.mean(np.square(errors))))
+    assert rmse <= np.sqrt(chi2.ppf(0.999, RMSE_SEEDS) / RMSE_SEEDS), (rmse, errors)
