@@ -114,3 +114,16 @@ def test_rmse_over_independent_seeds_is_at_most_eps(name):
         errors.append((estimate.price - reference_price(CASES[name])) / eps)
     rmse = float(np.sqrt(np.mean(np.square(errors))))
     assert rmse <= np.sqrt(chi2.ppf(0.999, RMSE_SEEDS) / RMSE_SEEDS), (rmse, errors)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CASES)
+def test_rmse_over_many_seeds_every_type(name):
+    """Nightly: 48 seeds for every type with a closed form, eps 0.01."""
+    from scipy.stats import chi2
+
+    seeds, eps = 48, 0.01
+    errors = [(price(CASES[name], eps, seed)[0].price - reference_price(CASES[name])) / eps
+              for seed in range(100, 100 + seeds)]  # fmt: skip
+    rmse = float(np.sqrt(np.mean(np.square(errors))))
+    assert rmse <= np.sqrt(chi2.ppf(0.999, seeds) / seeds), (rmse, errors)
