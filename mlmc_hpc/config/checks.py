@@ -223,7 +223,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "level0": one_of(LEVEL0_MODES),
         "method": one_of(METHODS),
         "mc_steps": steps_or_auto,
-        "randomisations": int_at_least(2, 4096),
+        "randomisations": int_at_least(8, 4096),
         "points0": power_of_two,
     },
     "run": {

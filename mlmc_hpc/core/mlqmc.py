@@ -14,7 +14,8 @@ estimate itself, not of one sample). The loop:
 2. while sum_l V_l^+ > (1 - theta) eps^2: double N_l on the level with the largest
    V_l^+ / (N_l C_l) (the most variance removed per unit of cost, if V_l ~ 1/N_l), where
    V_l^+ is a 95% upper confidence bound on V_l from its R - 1 degrees of freedom
-   (:meth:`QMCLevel.variance_bound`; Giles-Waterhouse use V_l itself);
+   (:meth:`QMCLevel.variance_bound`; Giles-Waterhouse use V_l itself; R >= 8, where the
+   Wilson-Hilferty quantile is accurate; the iteration records show sum V_l^+);
 3. then Giles' bias test on |mean_l| (floored as in MLMC), with the robust regime checks
    (:mod:`~mlmc_hpc.core.regime`) using s_l = sqrt(V_l): passed, converged; else a new
    level with N_start points, or at Lmax not converged.
@@ -198,7 +199,6 @@ def run_mlqmc(
                                         f"inf): the payoff overflows there")  # fmt: skip
         state.extra = np.zeros(len(state.levels), dtype=np.int64)
         bias, unsettled = math.nan, ""
-        variances = np.array([level.variance for level in state.levels])
         bounds = np.array([level.variance_bound() for level in state.levels])
         if bounds.sum() > variance_target(s.eps, s.theta):
             chosen = most_effective(state.levels, bounds, cost)
@@ -206,7 +206,7 @@ def run_mlqmc(
         else:
             bias, unsettled = _bias_test(state, s, safeguards, cost, start, warn)
         state.finished = state.finished or not state.extra.any()
-        record = IterationRecord(taken, len(state.levels) - 1, bias, float(variances.sum()),
+        record = IterationRecord(taken, len(state.levels) - 1, bias, float(bounds.sum()),
                                  time.perf_counter() - began, unsettled)  # fmt: skip
         state.iterations.append(record)
         if progress:

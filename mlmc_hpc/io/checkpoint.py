@@ -101,6 +101,26 @@ class Resume:
     resumed: int = 0
 
 
+QMC_FIELDS = ("qmc_sums_hi", "qmc_sums_lo", "qmc_seconds")
+
+
+def qmc_problem(group: dict[str, np.ndarray], config_text: str) -> str | None:
+    """The randomisations' sums are there exactly for an mlqmc run, R of them (or why not)."""
+    try:
+        settings = load_config_text(config_text).mlmc
+    except ValueError:
+        return "its config cannot be read"
+    present = [key for key in QMC_FIELDS if key in group]
+    if settings.method != "mlqmc":
+        return f"{present[0]} belongs to mlmc.method mlqmc" if present else None
+    if len(present) < len(QMC_FIELDS):
+        return "the randomisations' sums are missing"
+    if group["qmc_sums_hi"].shape[1] != settings.randomisations:
+        return (f"it holds {group['qmc_sums_hi'].shape[1]} randomisations, its config "
+                f"{settings.randomisations}")  # fmt: skip
+    return None
+
+
 def _load(path: Path, flag: str) -> RunResult:
     try:
         return RunResult.load(path)
@@ -143,7 +163,7 @@ def read_checkpoint(path: str | Path, config: Config) -> Resume:
         raise ResumeError(f"--resume: {path} has a checkpoint without a format; not resumable")
     if int(group["format"]) != FORMAT:
         raise ResumeError(f"--resume: {path} has checkpoint format {int(group['format'])}")
-    problem = damage(group, saved.iterations)
+    problem = damage(group, saved.iterations) or qmc_problem(group, saved.config)
     if problem is None:
         signature = checksum(saved.config, saved.wall_time_s, saved.resumed,
                              {"iterations": saved.iterations, "batches": saved.batches,

@@ -95,6 +95,10 @@ def damage(group: Mapping[str, Any], iterations: Mapping[str, Any]) -> str | Non
             return f"{key} holds NaN or inf"
         if kind == "i" and np.any(array < 0):
             return f"{key} holds negative counts"
+    if "qmc_sums_hi" in group and "qmc_sums_lo" in group:
+        points = np.asarray(group["qmc_sums_hi"])[..., 0] + np.asarray(group["qmc_sums_lo"])[..., 0]
+        if np.any(points < 0):
+            return "a randomisation's point count is negative"
     sums = np.asarray(group["level_sums_hi"]) + np.asarray(group["level_sums_lo"])
     if np.any(sums[:, 0] < 0) or np.any(sums[:, -1] < 0) or np.any(group["pending_sums"][:, 0] < 0):
         return "a sample count or cost is negative"

@@ -22,7 +22,8 @@ HDF5 layout (documented in the README):
                      compute_time_s, mean_pf, variance_pf, kurtosis, sums (L+1 x 8);
                      an exact level 0 has n_samples 0, variance 0, timesteps 0 and mean
                      level0_value; mlqmc adds randomisation_sums (L+1 x R x 8): n_samples
-                     is R N_l, mean the mean of the R randomisation means
+                     is R N_l, mean the mean of the R randomisation means, variance the
+                     pooled per-point variance (the standard error comes from the means)
   /iterations/*      one row per iteration: samples_added (iter x L+1), L,
                      bias_estimate, variance_estimate, seconds
   /batches/*         one row per batch: level, batch, n_samples, worker, host,

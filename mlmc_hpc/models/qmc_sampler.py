@@ -6,8 +6,9 @@ set, ``batch = r * 2**RANGE_BITS + a`` (:func:`batch_id`). The points
 path's Brownian increments by a Brownian bridge, plus the Asian's bridge-integral normals
 or the lookback's uniforms, and the fine and coarse paths are coupled exactly as in
 Monte Carlo (:func:`~mlmc_hpc.models.paths.simulate_given`: the coarse path takes the
-sums of M fine increments). Every option type; chunks of at most CHUNK_NUMBERS random
-numbers bound the memory whatever n.
+sums of M fine increments). Every option type; chunks of about CHUNK_NUMBERS random
+numbers per array bound the memory whatever n. A fine level's few points per task make
+the path types' per-step Python loop the cost there (calls and puts run vectorised).
 """
 
 from __future__ import annotations

@@ -2,12 +2,13 @@
 
 The MLQMC loop (:mod:`mlmc_hpc.core.mlqmc`) asks for ``extra[l]`` more points of every
 randomisation on level l. Each becomes batches of points [a, a + size) of randomisation
-r, ``size`` the largest power of two within ``run.batch_timesteps`` (at least 1) and
-``a`` a multiple of it, so a range never depends on who computes it or when: the point
+r, ``size`` the largest power of two within ``run.batch_timesteps`` (at least 1), cut from
+the request's first point on, so a range never depends on who computes it or when: the point
 generator (:mod:`mlmc_hpc.models.qmc`) makes any range bit-identical to one sequential
 stream. A batch travels as the usual task (level, batch, n) with
 
-    batch = r * 2**40 + a     (a < 2**40 points, r < 2**23 randomisations),
+    batch = r * 2**40 + a     (a < 2**32 points, r <= 4096 randomisations: the MPI result
+                               carries it as a float64, exact below 2**53),
 
 so the executors, the largest-first queue and the MPI protocol carry over unchanged; the
 sums come back per (level, randomisation), merged in increasing a, bit-identical on any
@@ -19,9 +20,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..core.sums import LevelSums
+from ..errors import ConfigError
 from ..models.qmc_sampler import batch_id, split_id
 from .executor import BatchExecutor
 from .planning import Task
+
+MAX_POINTS = 2**32  # per randomisation and level: the Sobol generator's range (bits = 32)
 
 
 def points_per_batch(batch_timesteps: int, cost: int) -> int:
@@ -56,9 +60,21 @@ class PointBatches:
 
     def sample_points(self, extra: Sequence[int]) -> list[list[LevelSums]]:
         """Per level, one LevelSums per randomisation of the new points (empty where none)."""
+        while len(self.points) < len(extra):
+            self.points.append(0)
+        for level, wanted in enumerate(extra):
+            if self.points[level] + int(wanted) > MAX_POINTS:
+                raise ConfigError(f"level {level} would need more than 2**32 points per "
+                                  f"randomisation: raise mlmc.randomisations")  # fmt: skip
+        if self.guard:  # priced before any task object exists
+            size = self.executor.planner.batch_timesteps
+            need, batches = 0.0, 0
+            for level, wanted in enumerate(extra):
+                cost = self.timesteps(level)
+                need += float(self.randomisations * int(wanted) * cost)
+                batches += self.randomisations * -(-int(wanted) // points_per_batch(size, cost))
+            self.guard(need, batches)
         tasks = self.plan(extra)
-        if self.guard:
-            self.guard(float(sum(t.n * self.timesteps(t.level) for t in tasks)), len(tasks))
         outcomes = self.executor.run_planned(tasks, list(self.executor.planner.next_batch))
         out: list[list[LevelSums]] = [
             [LevelSums() for _ in range(self.randomisations)] if wanted else [] for wanted in extra

@@ -115,8 +115,8 @@ def test_values_at_the_limits_give_finite_prices(tmp_path, args):
     [
         (("--set", "mlmc.method=mlqmc", "--set", "mlmc.points0=48"),
          "mlmc.points0 must be a power of two in 1..1048576, got 48"),
-        (("--set", "mlmc.method=mlqmc", "--set", "mlmc.randomisations=1"),
-         "mlmc.randomisations must be an integer in 2..4096, got 1"),
+        (("--set", "mlmc.method=mlqmc", "--set", "mlmc.randomisations=4"),
+         "mlmc.randomisations must be an integer in 8..4096, got 4"),
         (("--set", "mlmc.method=mlqmc", "--set", "mlmc.level0=control"),
          "mlmc.level0: control applies to mlmc.method mlmc only (multilevel quasi-Monte Carlo "
          "takes level 0 exact or sampled on its points); use auto, exact or sample"),

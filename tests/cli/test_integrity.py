@@ -219,3 +219,25 @@ def test_without_flock_the_run_warns_and_leaves_no_lock_file(tmp_path, monkeypat
     assert main([*QUICK, "--output", str(out)]) == 0
     assert f"warning: {tmp_path} has no flock: {out} is not protected" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.h5"]
+
+
+def test_an_mlqmc_checkpoint_without_its_randomisations_is_refused(tmp_path):
+    """Restored as an MLMC state it would read QMC batch ids as points of one randomisation:
+    a silently wrong price. So the randomisations' sums must be there, R of them."""
+    from mlmc_hpc.config import load_config
+    from tests.cli.test_checkpoint import SMALL
+
+    out = tmp_path / "q.h5"
+    config = load_config(ROOT / "configs/tsla.yaml", [*SMALL, ("mlmc.method", "mlqmc"),
+                         ("mlmc.level0", "exact"), ("mlmc.eps", 0.05), ("run.output", str(out))])  # fmt: skip
+    executor = serial_executor(config)
+    stop_after(executor, 3)
+    run_pricing(config, executor, checkpoint_path=str(out)).save(out)
+    with h5py.File(out, "r+") as h5:
+        del h5["checkpoint/qmc_sums_hi"]
+    resign(out)
+    done = run_cli("--config", "configs/tsla.yaml", "--eps", "0.05", "--backend", "numpy",
+                   "--set", "run.batch_timesteps=100000", "--set", "mlmc.method=mlqmc",
+                   "--set", "mlmc.level0=exact", "--quiet", "--output", str(out), "--resume")  # fmt: skip
+    assert done.returncode == 2
+    assert "holds a damaged checkpoint (the randomisations' sums are missing)" in done.stderr
