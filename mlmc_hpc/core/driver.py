@@ -29,6 +29,7 @@ import numpy as np
 from ..config.schema import MLMCSettings
 from ..errors import SamplingError
 from .estimators import (
+    Ints,
     bias_target,
     estimate_rates,
     extra_samples,
@@ -96,6 +97,14 @@ def estimator_variance(levels: Sequence[LevelSums]) -> float:
     return float(sum(lv.variance / lv.n for lv in levels if lv.n))
 
 
+def first_requested(iterations: Sequence[IterationRecord], extra: Ints) -> int:
+    """The finest level of a run's first request (its Lmin): N0 on every level 0..Lmin but
+    known ones; a row read back from a result is padded with zeros to the final L, so
+    trailing zeros do not count."""
+    first = iterations[0].extra if iterations else list(extra)
+    return int(np.flatnonzero(first)[-1]) if np.any(first) else len(first) - 1
+
+
 @dataclass
 class DriverState:
     """Everything the loop needs to continue: saved after every iteration (checkpoints).
@@ -115,11 +124,8 @@ class DriverState:
 
     @property
     def first_Lmin(self) -> int:
-        """The Lmin the run started with: the finest level of its first request (N0 on
-        every level 0..Lmin but known ones; a row read back from a result is padded with
-        zeros to the final L, so trailing zeros do not count)."""
-        first = self.iterations[0].extra if self.iterations else self.extra
-        return int(np.flatnonzero(first)[-1]) if np.any(first) else len(first) - 1
+        """The Lmin the run started with (:func:`first_requested`)."""
+        return first_requested(self.iterations, self.extra)
 
     def estimate(self) -> MLMCEstimate:
         """The estimate from the samples taken so far (final once ``finished``)."""

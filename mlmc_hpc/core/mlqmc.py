@@ -36,8 +36,13 @@ from typing import Protocol
 import numpy as np
 
 from ..config.schema import MLMCSettings
-from ..errors import SamplingError
-from .driver import IterationRecord, MLMCEstimate, no_convergence_message
+from .driver import (
+    IterationRecord,
+    MLMCEstimate,
+    check_finite,
+    first_requested,
+    no_convergence_message,
+)
 from .estimators import (
     bias_target,
     estimate_rates,
@@ -134,8 +139,7 @@ class QMCState:
     def first_Lmin(self) -> int:
         """The Lmin the run started with: the finest level of its first request (known
         levels take no points, trailing zeros of a stored row are padding)."""
-        first = self.iterations[0].extra if self.iterations else list(self.extra)
-        return int(np.flatnonzero(first)[-1]) if np.any(first) else len(first) - 1
+        return first_requested(self.iterations, self.extra)
 
     def estimate(self) -> MLMCEstimate:
         """Price = sum of level estimates; std error = sqrt(sum V_l); levels merged."""
@@ -194,9 +198,7 @@ def run_mlqmc(
                                                  strict=True)):  # fmt: skip
             for running, batch in zip(level.sums, new, strict=False):
                 running.merge(batch)
-                if not np.all(np.isfinite(running.totals)):
-                    raise SamplingError(f"level {index} returned non-finite sums (NaN or "
-                                        f"inf): the payoff overflows there")  # fmt: skip
+                check_finite(running, index)
         state.extra = np.zeros(len(state.levels), dtype=np.int64)
         bias, unsettled = math.nan, ""
         bounds = np.array([level.variance_bound() for level in state.levels])

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..config.loading import load_config_text
-from ..config.schema import Config
+from ..config.schema import Config, MLMCSettings
 from ..core.driver import DriverState, IterationRecord
 from ..core.mlqmc import QMCLevel, QMCState
 from ..core.sums import LevelSums
@@ -104,12 +104,8 @@ class Resume:
 QMC_FIELDS = ("qmc_sums_hi", "qmc_sums_lo", "qmc_seconds")
 
 
-def qmc_problem(group: dict[str, np.ndarray], config_text: str) -> str | None:
+def qmc_problem(group: dict[str, np.ndarray], settings: MLMCSettings) -> str | None:
     """The randomisations' sums are there exactly for an mlqmc run, R of them (or why not)."""
-    try:
-        settings = load_config_text(config_text).mlmc
-    except ValueError:
-        return "its config cannot be read"
     present = [key for key in QMC_FIELDS if key in group]
     if settings.method != "mlqmc":
         return f"{present[0]} belongs to mlmc.method mlqmc" if present else None
@@ -163,7 +159,13 @@ def read_checkpoint(path: str | Path, config: Config) -> Resume:
         raise ResumeError(f"--resume: {path} has a checkpoint without a format; not resumable")
     if int(group["format"]) != FORMAT:
         raise ResumeError(f"--resume: {path} has checkpoint format {int(group['format'])}")
-    problem = damage(group, saved.iterations) or qmc_problem(group, saved.config)
+    try:
+        stored: Config | None = load_config_text(saved.config)
+    except ValueError:
+        stored = None
+    problem = damage(group, saved.iterations) or (
+        "its config cannot be read" if stored is None else qmc_problem(group, stored.mlmc)
+    )
     if problem is None:
         signature = checksum(saved.config, saved.wall_time_s, saved.resumed,
                              {"iterations": saved.iterations, "batches": saved.batches,
@@ -173,10 +175,9 @@ def read_checkpoint(path: str | Path, config: Config) -> Resume:
             problem = "its checksum is missing"
         elif written and written != signature:
             problem = "checksum mismatch"
-    if problem:
+    if problem or stored is None:
         raise ResumeError(f"--resume: {path} holds a damaged checkpoint ({problem}); it "
                           f"cannot be resumed: start a new run with another --output")  # fmt: skip
-    stored = load_config_text(saved.config)
     if "level_exact" not in group:  # written before 0.4.0: level 0 was sampled
         if config.mlmc.level0 != "sample":
             raise ResumeError(

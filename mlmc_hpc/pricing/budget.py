@@ -37,9 +37,9 @@ class Budgeted:
 
     def sample(self, extra: Sequence[int]) -> list[LevelSums]:
         """The executor's sums of ``extra``, once the request is within the budget."""
-        size = self.config.run.batch_timesteps
+        per_batch = self.executor.planner.samples_per_batch
         need = float(sum(int(n) * self.cost(l) for l, n in enumerate(extra)))  # noqa: E741
-        batches = sum(-(-int(n) // max(1, size // self.cost(l))) for l, n in enumerate(extra))  # noqa: E741
+        batches = sum(-(-int(n) // per_batch(l)) for l, n in enumerate(extra))  # noqa: E741
         self.check(need, batches)
         return self.executor.sample(extra)
 

@@ -66,6 +66,13 @@ def test_seeds_above_2_53_are_not_rounded(tmp_path):
          "level 0); use auto or sample"),
         (("--set", "mlmc.level0=quadrature"),
          "mlmc.level0 must be one of auto | sample | exact | control, got 'quadrature'"),
+        (("--set", "mlmc.method=mlqmc", "--set", "mlmc.points0=48"),
+         "mlmc.points0 must be a power of two in 1..1048576, got 48"),
+        (("--set", "mlmc.method=mlqmc", "--set", "mlmc.randomisations=4"),
+         "mlmc.randomisations must be an integer in 8..4096, got 4"),
+        (("--set", "mlmc.method=mlqmc", "--set", "mlmc.level0=control"),
+         "mlmc.level0: control applies to mlmc.method mlmc only (multilevel quasi-Monte Carlo "
+         "takes level 0 exact or sampled on its points); use auto, exact or sample"),
     ],
 )  # fmt: skip
 def test_numbers_beyond_the_limits_are_one_line_errors(tmp_path, args, message):
@@ -108,22 +115,3 @@ def test_values_at_the_limits_give_finite_prices(tmp_path, args):
     assert math.isfinite(summary["price"]) and math.isfinite(summary["std_error"])
     scale = max(summary["eps"], summary["std_error"])
     assert not summary["converged"] or abs(summary["error"]) <= 4 * scale
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (("--set", "mlmc.method=mlqmc", "--set", "mlmc.points0=48"),
-         "mlmc.points0 must be a power of two in 1..1048576, got 48"),
-        (("--set", "mlmc.method=mlqmc", "--set", "mlmc.randomisations=4"),
-         "mlmc.randomisations must be an integer in 8..4096, got 4"),
-        (("--set", "mlmc.method=mlqmc", "--set", "mlmc.level0=control"),
-         "mlmc.level0: control applies to mlmc.method mlmc only (multilevel quasi-Monte Carlo "
-         "takes level 0 exact or sampled on its points); use auto, exact or sample"),
-    ],
-)  # fmt: skip
-def test_mlqmc_settings_are_checked(tmp_path, args, message):
-    out = tmp_path / "never.h5"
-    proc = run_cli(*QUICK, *args, "--output", str(out))
-    assert proc.returncode == 2 and proc.stderr == f"config error: {message}\n"
-    assert not out.exists()
