@@ -9,6 +9,7 @@ not import NumPy)::
     r.price, r.std_error, r.converged, r.ci95, r.to_dataframe()
 
 - :func:`price` -- price one option (dict, YAML path or preset name, plus keyword overrides)
+- :func:`risk` -- VaR and CVaR of a portfolio with confidence intervals (:class:`RiskResult`)
 - :func:`load_config` -- the validated, fully resolved :class:`Config`
 - :class:`RunResult` -- the result, in memory or loaded from its HDF5 file
 - :class:`ConfigError` -- bad input (a ``ValueError`` with a one-line message)
@@ -25,18 +26,22 @@ if TYPE_CHECKING:
     from .config.loading import load_config
     from .config.loading import preset_names as presets
     from .config.schema import Config
+    from .io.risk_result import RiskResult
     from .io.run_result import RunResult
     from .pricing.api import price
+    from .pricing.risk_api import risk
 
 __all__ = [
     "Config",
     "ConfigError",
     "ExitCode",
+    "RiskResult",
     "RunResult",
     "__version__",
     "load_config",
     "presets",
     "price",
+    "risk",
 ]
 
 _LAZY = {
@@ -45,6 +50,8 @@ _LAZY = {
     "load_config": ("config.loading", "load_config"),
     "Config": ("config.schema", "Config"),
     "RunResult": ("io.run_result", "RunResult"),
+    "risk": ("pricing.risk_api", "risk"),
+    "RiskResult": ("io.risk_result", "RiskResult"),
 }
 
 

@@ -22,7 +22,7 @@ from .errors import ExitCode
 if TYPE_CHECKING:
     from .parallel.stopping import StopRequest
 
-SUBCOMMANDS = ("run", "test", "report", "demo")
+SUBCOMMANDS = ("run", "test", "report", "demo", "risk")
 
 
 def command_module(name: str) -> ModuleType:
@@ -54,13 +54,13 @@ def main(argv: list[str] | None = None, stop: StopRequest | None = None) -> int:
     """Parse ``argv`` (default: sys.argv[1:]) and run the verb; returns the exit code.
 
     ``stop``: the stop-signal handler the entry point installed before anything else; the
-    ``run`` command watches it, every other command gets the default handlers back (and
+    ``run`` and ``risk`` commands watch it, every other command gets the default handlers back (and
     does not start if a stop signal already came)."""
     args = build_parser().parse_args(normalise_argv(list(sys.argv[1:] if argv is None else argv)))
     if args.command not in SUBCOMMANDS:
         return ExitCode.USAGE
     args.stop = stop
-    if stop is not None and args.command != "run":
+    if stop is not None and args.command not in ("run", "risk"):
         stop.uninstall()
         if stop.signal_name:
             print(f"received {stop.signal_name} before the start; not started",

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 
 from ..config.loading import load_config, parse_assignment
+from ..config.risk_schema import RiskConfig
 from ..config.schema import Config
 from ..core.driver import IterationRecord
 from ..io.run_result import RunResult
@@ -50,7 +51,7 @@ def config_from_args(
     return load_config(args.config, overrides, probe)
 
 
-def stop_request(config: Config, early: StopRequest | None = None) -> StopRequest:
+def stop_request(config: Config | RiskConfig, early: StopRequest | None = None) -> StopRequest:
     """Signal handlers and the Slurm end-time watch for the process that runs the loop:
     ``early`` (installed by the entry point, so it has seen any signal of the start-up)
     with the job's end set, else a new one installed now."""

@@ -124,13 +124,14 @@ def _load(path: Path, flag: str) -> RunResult:
         raise ResumeError(f"{flag}: {path} is not a readable mlmc_hpc result ({exc})") from None
 
 
-def config_differences(stored: Config, current: Config) -> list[str]:
-    """Dotted keys whose values differ, ignoring FREE_KEYS."""
+def config_differences(stored: Any, current: Any, free: tuple[str, ...] = FREE_KEYS) -> list[str]:
+    """Dotted keys whose values differ between two configs (anything with ``to_dict()``:
+    a pricing or a risk config), ignoring the keys in ``free``."""
     old, new = _flatten(stored.to_dict()), _flatten(current.to_dict())
     return [
         f"{key}={old.get(key)!r} in the checkpoint, {new.get(key)!r} now"
         for key in sorted(set(old) | set(new))
-        if key not in FREE_KEYS and old.get(key) != new.get(key)
+        if key not in free and old.get(key) != new.get(key)
     ]
 
 

@@ -12,16 +12,38 @@ sampler of its own: the driver never asks for level 0 (:mod:`mlmc_hpc.models.lev
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from ..config.risk_schema import RiskConfig
 from ..config.schema import Config
 from .gbm import level_cost
 from .options import is_european, reference_price
 from .sampler import Sampler
 
-__all__ = ["Sampler", "level_cost", "make_sampler", "reference_price"]
+__all__ = ["AnyConfig", "Sampler", "batch_shape", "level_cost", "make_sampler", "reference_price"]
+
+AnyConfig = Config | RiskConfig  # what a job of the executors is configured by
 
 
-def make_sampler(config: Config) -> Sampler:
-    """The sampler for a resolved config (see the module docstring)."""
+def batch_shape(config: AnyConfig) -> tuple[int, Callable[[int], int]]:
+    """(batch size, cost of one sample of a level) in the planner's units: timesteps for
+    a pricing run, scenarios (cost 1) for a risk run."""
+    if isinstance(config, RiskConfig):
+        return config.run.batch_scenarios, _one
+    return config.run.batch_timesteps, level_cost(config.mlmc)
+
+
+def _one(level: int) -> int:
+    return 1
+
+
+def make_sampler(config: AnyConfig) -> Sampler:
+    """The sampler for a resolved config (see the module docstring); a risk config's is
+    :class:`~mlmc_hpc.models.risk_sampler.RiskSampler`."""
+    if isinstance(config, RiskConfig):
+        from .risk_sampler import RiskSampler
+
+        return RiskSampler(config)
     option, settings, seed = config.option, config.mlmc, config.run.seed
     if settings.method == "mc":
         from .plain import PlainMCSampler

@@ -20,7 +20,7 @@ import numpy as np
 from ..config.schema import Config
 from ..core.sums import N_SUMS, LevelSums
 from ..errors import RunFailedError
-from ..models.registry import Sampler, make_sampler
+from ..models.registry import AnyConfig, Sampler, batch_shape, make_sampler
 from .planning import (
     BatchPlanner,
     BatchRecord,
@@ -143,6 +143,11 @@ class BatchExecutor:
                 strict=True,
             )
         }  # fmt: skip
+        self.resume_records(batches, elapsed_s)
+
+    def resume_records(self, batches: dict[str, np.ndarray], elapsed_s: float) -> None:
+        """Keep the earlier batch records (``batches`` table) and count times on from
+        ``elapsed_s`` (a resumed risk run, which has no batch counters to restore)."""
         self.records = records_from_table(batches)
         self.origin -= elapsed_s
 
@@ -205,10 +210,10 @@ class SerialExecutor(BatchExecutor):
         return outcomes
 
 
-def serial_executor(config: Config, mpi_version: str = "") -> SerialExecutor:
+def serial_executor(config: AnyConfig, mpi_version: str = "") -> SerialExecutor:
     """In-process executor for a config (the sampler's set-up time is kept as startup_s)."""
     started = time.perf_counter()
-    executor = SerialExecutor(make_sampler(config), config.run.batch_timesteps)
+    executor = SerialExecutor(make_sampler(config), batch_shape(config)[0])
     executor.startup_s = time.perf_counter() - started
     executor.mpi_version = mpi_version
     return executor

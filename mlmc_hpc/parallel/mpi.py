@@ -3,9 +3,11 @@
 The master is an executor passed to the pure driver: it cuts requests into keyed
 batches (see :mod:`mlmc_hpc.parallel.planning`), keeps up to ``PREFETCH`` batches in flight
 per worker, largest first, and hands the next one to whichever worker returns a
-result (dynamic pull). Tasks go out as three int64, sums come back as a float64
-buffer. Waiting is a non-blocking receive polled with a growing sleep, so neither
-the master nor an idle worker burns a core (MPICH's blocking receive spins).
+result (dynamic pull). Tasks go out as three int64; a result comes back as one float64
+buffer of any length: the sampler's array (the eight sums of a level batch, a risk batch's
+tail summary) followed by TRAILER values (level, batch, start, end, compute seconds).
+Waiting is a non-blocking probe polled with a growing sleep, so neither the master nor
+an idle worker burns a core (MPICH's blocking receive spins).
 
 A worker's exception comes back as one message headed ``worker r of s on HOST:``;
 the master prints it and aborts the job. Any other unhandled exception aborts the
@@ -31,12 +33,13 @@ from ..errors import ExitCode, WorkerFailedError, WorkerStalledError, stopped_at
 from ..models.registry import Sampler
 from .executor import BatchExecutor, StoppedEarlyError, out_of_memory
 from .planning import BatchRecord, Outcome, Task
+from .poller import Poller
 from .watchdog import Overdue, Watchdog
 
 TAG_TASK, TAG_STOP, TAG_RESULT, TAG_ERROR, TAG_ERROR_TEXT = 11, 12, 13, 14, 15
-RESULT_SIZE = N_SUMS + 5  # sums, level, batch, start, end, compute seconds
+TRAILER = 5  # level, batch, start, end, compute seconds after the sampler's array
+RESULT_SIZE = N_SUMS + TRAILER  # a level batch's result
 PREFETCH = 2
-MAX_SLEEP_S = 0.001
 FAULT_VARIABLE = "MLMC_HPC_FAULT_INJECTION"  # tests only: "raise|kill|stop|memory:RANK"
 
 
@@ -56,25 +59,6 @@ def mpi_library_version() -> str:
     except ImportError:
         return ""
     return MPI.Get_library_version().splitlines()[0].strip()
-
-
-class Poller:
-    """Waits on MPI requests without spinning: sleep doubles from 0 to MAX_SLEEP_S."""
-
-    def __init__(self) -> None:
-        self.idle_s = 0.0
-
-    def wait(self, request: Any, status: Any, check: Callable[[], None] | None = None) -> None:
-        """Poll ``request`` (an MPI request) until it completes; ``status`` receives its
-        status; ``check()`` is called while waiting (it may raise: a stalled worker)."""
-        pause = 0.0
-        started = time.perf_counter()
-        while not request.Test(status):
-            if check:
-                check()
-            time.sleep(pause)
-            pause = min(MAX_SLEEP_S, pause * 2 or 1e-5)
-        self.idle_s += time.perf_counter() - started
 
 
 def local_rank(comm: Any) -> int:
@@ -112,7 +96,6 @@ class MPIExecutor(BatchExecutor):
         self.devices = [device for _, device, _ in workers]
         self.startup_s = max((startup for _, _, startup in workers), default=0.0)
         self.poller = Poller()
-        self.result = np.empty(RESULT_SIZE)
         self.busy_workers = 0
         self.idle_fraction = 0.0
         self.epoch = time.time()  # batch start/end are stored relative to this
@@ -156,16 +139,17 @@ class MPIExecutor(BatchExecutor):
         self.busy_workers = sum(1 for q in in_flight.values() if q)
         status = MPI.Status()
         while any(in_flight.values()):
-            request = self.comm.Irecv(self.result, source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG)
-            self.poller.wait(request, status, check)
-            worker = status.Get_source()
-            if status.Get_tag() == TAG_ERROR:
+            self.poller.probe(self.comm, status, check)
+            worker, tag = status.Get_source(), status.Get_tag()
+            buffer = np.empty(status.Get_count(MPI.DOUBLE))
+            self.comm.Recv(buffer, source=worker, tag=tag)
+            if tag == TAG_ERROR:
                 text = self.comm.recv(source=worker, tag=TAG_ERROR_TEXT)
                 raise WorkerFailedError(text)
             task = in_flight[worker].popleft()
             if in_flight[worker]:
                 self.watchdog.started(worker)  # its next batch, queued there, starts now
-            sums, level, batch, start, end, seconds = self._unpack(self.result)
+            sums, level, batch, start, end, seconds = self._unpack(buffer)
             if (level, batch) != (task.level, task.batch):
                 raise RuntimeError(f"worker {worker} returned batch {(level, batch)} for {task}")
             outcomes.append((task, sums, seconds))
@@ -188,11 +172,9 @@ class MPIExecutor(BatchExecutor):
         self.idle_fraction = (self.poller.idle_s - idle_before) / elapsed if elapsed else 0.0
         return outcomes
 
-    def restore(
-        self, snapshot: dict[str, np.ndarray], batches: dict[str, np.ndarray], elapsed_s: float
-    ) -> None:
+    def resume_records(self, batches: dict[str, np.ndarray], elapsed_s: float) -> None:
         """As the base class; worker clock times also count on from ``elapsed_s``."""
-        super().restore(snapshot, batches, elapsed_s)
+        super().resume_records(batches, elapsed_s)
         self.epoch -= elapsed_s
 
     def stall_message(self, late: Overdue) -> str:
@@ -207,8 +189,8 @@ class MPIExecutor(BatchExecutor):
 
     @staticmethod
     def _unpack(buffer: np.ndarray) -> tuple[np.ndarray, int, int, float, float, float]:
-        sums = buffer[:N_SUMS].copy()
-        level, batch, start, end, seconds = buffer[N_SUMS:]
+        sums = buffer[:-TRAILER]
+        level, batch, start, end, seconds = buffer[-TRAILER:]
         return sums, int(level), int(batch), float(start), float(end), float(seconds)
 
     def status(self) -> str:
@@ -230,7 +212,6 @@ def worker_loop(comm: Any, sampler: Sampler) -> None:
     from mpi4py import MPI
 
     task = np.empty(3, dtype=np.int64)
-    out = np.empty(RESULT_SIZE)
     status = MPI.Status()
     poller = Poller()
     fault = os.environ.get(FAULT_VARIABLE, "")
@@ -243,9 +224,9 @@ def worker_loop(comm: Any, sampler: Sampler) -> None:
             _inject_fault(fault, comm.Get_rank())
             start = time.time()
             tick = time.perf_counter()
-            out[:N_SUMS] = sampler.sample(level, batch, n)
+            result = sampler.sample(level, batch, n)
             seconds = time.perf_counter() - tick
-            out[N_SUMS:] = (level, batch, start, time.time(), seconds)
+            out = np.concatenate([result, (level, batch, start, time.time(), seconds)])
         except MemoryError:  # one line: which batch did not fit
             text = f"{worker_header(comm)} {out_of_memory(level, batch, n)}"
             comm.Send(np.zeros(RESULT_SIZE), dest=0, tag=TAG_ERROR)

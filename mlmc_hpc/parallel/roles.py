@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config.resolve import gpu_count
-from ..config.schema import Config
 from ..errors import (
     ConfigError,
     ExitCode,
@@ -27,13 +26,12 @@ from ..errors import (
     config_error_exit,
     failure_exit,
 )
-from ..models.gbm import level_cost
-from ..models.registry import make_sampler
+from ..models.registry import AnyConfig, batch_shape, make_sampler
 from .executor import BatchExecutor, serial_executor
 from .stopping import ignore_stop_signals
 
-Prepare = Callable[[], tuple[Config, Any]]
-Job = Callable[[Config, Any, BatchExecutor], int]
+Prepare = Callable[[], tuple[Any, Any]]  # () -> (a resolved config, the job's context)
+Job = Callable[[Any, Any, BatchExecutor], int]
 
 
 def launch(prepare: Prepare, job: Job) -> int:
@@ -101,7 +99,7 @@ def worker(comm: Any) -> int:
     return ExitCode.OK
 
 
-def check_placement(config: Config, workers: list[tuple[str, str, float]]) -> None:
+def check_placement(config: AnyConfig, workers: list[tuple[str, str, float]]) -> None:
     """Refuse more GPU workers on a host than that host has GPUs."""
     if config.run.backend != "cupy":
         return
@@ -133,7 +131,7 @@ def master(comm: Any, prepare: Prepare, job: Job) -> int:
         comm.bcast("stop", root=0)
         return config_error_exit(error)
     comm.bcast("go", root=0)
-    executor = MPIExecutor(comm, config.run.batch_timesteps, level_cost(config.mlmc), workers,
+    executor = MPIExecutor(comm, *batch_shape(config), workers,
                            (config.run.stall_factor, config.run.stall_floor_s))  # fmt: skip
     try:
         code = job(config, context, executor)

@@ -1,0 +1,124 @@
+"""The ``risk`` command: portfolio VaR and CVaR with confidence intervals.
+
+Validates everything first (one line on stderr and exit 2 for bad input, nothing
+written), then runs the scenarios here or, under ``mpiexec -n N``, on N - 1 workers (the
+pricer's master/worker roles), checkpointing after every iteration; writes the HDF5
+result atomically and prints the notebook-style summary (or ``--json``). Exit codes as
+``run``: 0, 1 (a failure), 2 (bad input), 75 (stopped early; continue with ``--resume``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..config.loading import parse_assignment
+from ..config.risk_loading import load_risk_config
+from ..config.risk_schema import RiskConfig
+from ..core.tail import RiskState, TailEstimate
+from ..errors import ConfigError, ExitCode
+from ..io.hdf5 import check_writable
+from ..io.lock import acquire, lock_path, release
+from ..io.risk_checkpoint import RiskResume, read_risk_checkpoint
+from ..io.risk_result import RiskResult
+from ..parallel.executor import BatchExecutor
+from ..parallel.roles import launch
+from ..pricing.risk import run_risk
+from ..render.risk import risk_progress_line, risk_summary, risk_summary_dict
+from .base import stop_request
+
+
+def add_parser(commands: Any) -> None:
+    """The ``risk`` sub-command and its flags."""
+    risk = commands.add_parser("risk", help="portfolio VaR and CVaR with confidence intervals")
+    risk.add_argument("--config", help="risk YAML config or preset (notebook_var)")
+    risk.add_argument("--seed", help="master seed (overrides run.seed)")
+    risk.add_argument("--backend", help="auto | numpy (overrides run.backend)")
+    risk.add_argument("--scenarios", help="a number, or auto (overrides risk.scenarios)")
+    example = "override a config key, e.g. --set risk.model=exact (repeatable)"
+    risk.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                      help=example)  # fmt: skip
+    risk.add_argument("--output", help="HDF5 result path (overrides run.output)")
+    risk.add_argument("--overwrite", action="store_true",
+                      help="replace a finished result at the output path")  # fmt: skip
+    risk.add_argument("--resume", action="store_true",
+                      help="continue the unfinished run saved in the output file")  # fmt: skip
+    risk.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    risk.add_argument("--quiet", action="store_true", help="no per-iteration progress lines")
+    risk.add_argument("--plot", metavar="DIR", help="also draw the two panels into DIR (PNG)")
+
+
+def risk_config_from_args(args: argparse.Namespace) -> RiskConfig:
+    """The config: packaged defaults < --config < --set < the dedicated flags."""
+    overrides = [parse_assignment(item) for item in args.set]
+    for key, value in (("risk.scenarios", args.scenarios), ("run.seed", args.seed),
+                       ("run.output", args.output), ("run.backend", args.backend)):  # fmt: skip
+        if value is not None:
+            overrides.append(parse_assignment(f"{key}={value}"))
+    return load_risk_config(args.config, overrides)
+
+
+def prepare(args: argparse.Namespace) -> tuple[RiskConfig, RiskResume | None]:
+    """Validated config and, with --resume, the saved state; ConfigError before any work."""
+    config = risk_config_from_args(args)
+    if args.plot:
+        from ..render.risk_plots import require_matplotlib
+
+        require_matplotlib()
+    lock = acquire(config.run.output)
+    try:
+        check_writable(config.run.output, overwrite=args.overwrite, resume=args.resume)
+        return config, read_risk_checkpoint(config.run.output, config) if args.resume else None
+    except ConfigError:
+        release(lock)
+        raise
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run, save atomically, print the summary; exit 0, 1, 2 or 75."""
+
+    def job(config: RiskConfig, resume: RiskResume | None, executor: BatchExecutor) -> int:
+        try:
+            executor.watch(stop_request(config, args.stop).reason)
+
+            def progress(index: int, state: RiskState, found: list[TailEstimate | None]) -> None:
+                if not args.quiet:
+                    seconds = state.iterations[-1][1]
+                    line = risk_progress_line(index, state.sums.n, seconds, found,
+                                              config.risk.rel_tol)  # fmt: skip
+                    print(line + executor.status(), file=sys.stderr, flush=True)
+
+            def warn(message: str) -> None:
+                print(f"warning: {message}", file=sys.stderr, flush=True)
+
+            result = run_risk(config, executor, progress, warn, resume, config.run.output)
+            return save_and_report(result, config, args)
+        finally:
+            release(lock_path(config.run.output))
+
+    return launch(lambda: prepare(args), job)
+
+
+def save_and_report(result: RiskResult, config: RiskConfig, args: argparse.Namespace) -> int:
+    """Write the HDF5 file, then the summary (and figures); 75 when stopped early."""
+    output = config.run.output
+    result.save(output)
+    if result.interrupted:
+        print(f"interrupted ({result.stop_reason}) after {result.scenarios:,} scenarios; "
+              f"checkpoint saved to {output}; continue with the same command plus --resume",
+              file=sys.stderr, flush=True)  # fmt: skip
+        return ExitCode.INTERRUPTED
+    if args.plot:
+        from ..render.risk_plots import risk_figures
+
+        written = risk_figures([(output, result)], Path(args.plot))
+        print(f"figure: {written[0]}", file=sys.stderr, flush=True)
+    if args.json:
+        print(json.dumps(risk_summary_dict(result, output)))
+    else:
+        print(risk_summary(result, output))
+    sys.stdout.flush()
+    return ExitCode.OK

@@ -1,0 +1,90 @@
+"""The risk command's text: progress lines, the notebook-style summary, the ``--json`` keys.
+
+Computes nothing: everything comes from a :class:`~mlmc_hpc.io.risk_result.RiskResult` or
+from the tail estimates of an iteration.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from ..core.tail import TailEstimate
+from ..io.risk_result import RiskResult, level_key
+
+
+def _percent(amount: float, value: float) -> str:
+    return f" ({100 * amount / value:.2f}%)" if value > 0 else ""
+
+
+def risk_progress_line(index: int, scenarios: int, seconds: float,
+                       found: Sequence[TailEstimate | None], rel_tol: float) -> str:  # fmt: skip
+    """One iteration: scenarios so far, each level's VaR and CVaR with their CI half-width
+    relative to the value, and the worst of them against rel_tol (fits 100 columns for
+    two levels)."""
+    parts = []
+    worst = 0.0
+    for e in found:
+        if e is None:
+            parts.append("tail too short")
+            worst = math.inf
+            continue
+        half = e.worst_ratio(1.0)
+        worst = max(worst, half / rel_tol)
+        parts.append(f"{level_key(e.level)}%: {e.var:,.0f}/{e.cvar:,.0f} +-{100 * half:.2f}%")
+    return (f"iter {index:2d}  {scenarios:.3g} scen.  VaR/CVaR {'  '.join(parts)}  "
+            f"worst {worst:.2f}x tol  {seconds:.2f} s")  # fmt: skip
+
+
+def risk_summary(result: RiskResult, output: str | None = None) -> str:
+    """The notebook's lines ("95% VaR:  $63,825 (6.38%)") with 95% intervals, and the run."""
+    value = result.value0
+    lines = [f"RISK METRICS ({result.horizon_days}-day horizon, {result.model} model, "
+             f"{result.scenarios:,} scenarios)"]  # fmt: skip
+    for p in result.confidence:
+        for measure, label in (("var", "VaR"), ("cvar", "CVaR")):
+            key = f"{measure}_{level_key(p)}"
+            if key not in result.measures:
+                continue
+            amount = float(result.measures[key])
+            low, high = result.ci95(measure, p)
+            name = f"{100 * p:g}% {label}:"
+            lines.append(f"{name:<13} ${amount:,.0f}{_percent(amount, value)}  "
+                         f"95% CI [${low:,.0f}, ${high:,.0f}]")  # fmt: skip
+    state = "yes" if result.converged else "NO"
+    lines.append(f"value today  ${value:,.0f}  mean loss ${result.loss_mean:,.0f}  "
+                 f"sd ${result.loss_std:,.0f}")  # fmt: skip
+    lines.append(f"within tol   {state} (rel_tol {result.rel_tol:g})  wall "
+                 f"{result.wall_time_s:.2f} s  backend {result.backend}  workers "
+                 f"{result.n_workers}")  # fmt: skip
+    if output:
+        lines.append(f"result       {output}")
+    return "\n".join(lines)
+
+
+def risk_summary_dict(result: RiskResult, output: str | None) -> dict[str, Any]:
+    """The ``--json`` object: the measures under their HDF5 names, and the run's facts."""
+    out: dict[str, Any] = {"name": result.name}
+    for key, value in result.measures.items():
+        out[key] = [float(x) for x in value] if key.endswith("_ci95") else float(value)
+    out.update(
+        confidence=[float(p) for p in result.confidence],
+        scenarios=result.scenarios,
+        model=result.model,
+        converged=result.converged,
+        rel_tol=result.rel_tol,
+        horizon_days=result.horizon_days,
+        value0=result.value0,
+        loss_mean=result.loss_mean,
+        loss_std=result.loss_std,
+        warnings=result.warnings.splitlines(),
+        wall_time_s=result.wall_time_s,
+        sampling_s=result.sampling_s,
+        backend=result.backend,
+        n_workers=result.n_workers,
+        seed=result.seed,
+        batch_scenarios=result.batch_scenarios,
+        output=output,
+    )
+    return out
