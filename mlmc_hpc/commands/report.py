@@ -2,8 +2,9 @@
 
 One table per run (N_l, mean, variance, timesteps, seconds, share of time, totals); for
 several runs, the study's side-by-side tables of per-level runtime and timesteps; a test
-file (from ``mlmc_hpc test``) is printed in Giles' layout. ``--plot DIR`` hands the
-same files to :mod:`mlmc_hpc.render.plots`.
+file (from ``mlmc_hpc test``) is printed in Giles' layout; a risk result (from
+``mlmc_hpc risk``) as its VaR/CVaR summary. ``--plot DIR`` hands the same files to
+:mod:`mlmc_hpc.render.plots` (and risk results to :mod:`mlmc_hpc.render.risk_plots`).
 """
 
 from __future__ import annotations
@@ -14,50 +15,63 @@ from typing import Any
 
 from ..errors import ConfigError, ExitCode, config_error_exit
 from ..io.hdf5 import file_kind
+from ..io.risk_result import RiskResult
 from ..io.run_result import RunResult
 from ..io.test_result import TestResult
 from ..render.report import report_text
+from ..render.risk import risk_summary
 
 
 def add_parser(commands: Any) -> None:
     """The ``report`` sub-command and its flags."""
     report = commands.add_parser("report", help="tables (and --plot figures) from HDF5 results")
-    report.add_argument("files", nargs="+", metavar="RESULT.h5", help="run or test results")
+    report.add_argument("files", nargs="+", metavar="RESULT.h5",
+                        help="run, test or risk results")  # fmt: skip
     report.add_argument("--plot", metavar="DIR", help="write PNG figures to DIR (matplotlib)")
 
 
-def load_results(paths: list[str]) -> tuple[list[tuple[str, RunResult]], list[TestResult]]:
-    """Run and test results by content; unreadable files raise ConfigError (one line)."""
-    runs, tests = [], []
+Loaded = tuple[list[tuple[str, RunResult]], list[TestResult], list[tuple[str, RiskResult]]]
+
+
+def load_results(paths: list[str]) -> Loaded:
+    """Run, test and risk results by content; unreadable files raise ConfigError (one line)."""
+    runs, tests, risks = [], [], []
     for path in paths:
         try:
             kind = file_kind(path)
         except OSError:
             raise ConfigError(f"cannot read {path}: not an HDF5 file or not found") from None
         if kind is None:
-            raise ConfigError(f"{path} is neither a run result nor a test result of mlmc_hpc")
+            raise ConfigError(f"{path} is not a run, test or risk result of mlmc_hpc")
         if kind == "test":
             tests.append(TestResult.load(path))
+        elif kind in ("risk", "risk_checkpoint"):
+            risks.append((path, RiskResult.load(path)))
         else:
             runs.append((path, RunResult.load(path)))
-    return runs, tests
+    return runs, tests, risks
 
 
 def main(args: argparse.Namespace) -> int:
     """Print the tables; with --plot also write the figures (needs matplotlib)."""
     try:
-        runs, tests = load_results(args.files)
+        runs, tests, risks = load_results(args.files)
     except ConfigError as error:
         return config_error_exit(error, "report error")
     written: list[Path] = []
     if args.plot:
         try:
             from ..render.plots import write_figures
+            from ..render.risk_plots import risk_figures
         except ImportError:
             missing = ConfigError("--plot needs matplotlib: pip install 'mlmc_hpc[plot]'")
             return config_error_exit(missing, "report error")
-        written = write_figures(runs, tests, Path(args.plot))
-    print(report_text(runs, tests))
+        if runs or tests:
+            written = write_figures(runs, tests, Path(args.plot))
+        written += risk_figures([(p, r) for p, r in risks if r.scenarios], Path(args.plot))
+    blocks = [report_text(runs, tests)] if runs or tests else []
+    blocks += [f"{path}\n{risk_summary(result)}" for path, result in risks]
+    print("\n\n".join(blocks))
     if args.plot:
         print(f"\nfigures ({len(written)}) in {args.plot}: " + ", ".join(p.name for p in written))
     return ExitCode.OK

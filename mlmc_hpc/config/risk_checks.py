@@ -54,7 +54,8 @@ def _mapping(key: str, value: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
                           f"got {show(value)}")  # fmt: skip
     for name in value:
         if name not in allowed:
-            raise ConfigError(unknown_key_message(f"{key}.{name}", [f"{key}.{k}" for k in allowed]))
+            hint = unknown_key_message(str(name), list(allowed)).partition("; ")[2]
+            raise ConfigError(f"unknown key {key}.{name}; {hint}")
     return value
 
 
@@ -134,7 +135,7 @@ def check_correlation(raw: Any, n: int) -> tuple[tuple[float, ...], ...]:
     if raw is None:
         if n == 1:
             return ((1.0,),)
-        raise ConfigError(f"{key} is required for {n} assets (an {n} x {n} matrix)")
+        raise ConfigError(f"{key} is required for {n} assets: one row of {n} per asset")
     if not isinstance(raw, list) or len(raw) != n:
         raise ConfigError(f"{key} must be {n} x {n} (one row per asset), got {show(raw)}")
     rows = raw

@@ -107,13 +107,16 @@ def _decoded(values: np.ndarray | bytes) -> np.ndarray:
 
 
 def file_kind(path: str | Path) -> str | None:
-    """``"test"``, ``"run"``, ``"checkpoint"`` (an unfinished run) or None (another HDF5
-    file); OSError when ``path`` is not a readable HDF5 file."""
+    """``"test"``, ``"run"``, ``"checkpoint"`` (an unfinished run), ``"risk"``,
+    ``"risk_checkpoint"`` (an unfinished risk run) or None (another HDF5 file); OSError
+    when ``path`` is not a readable HDF5 file."""
     import h5py
 
     with h5py.File(path, "r") as h5:
         if "convergence" in h5:
             return "test"
+        if "histogram" in h5 and "tail" in h5:
+            return "risk_checkpoint" if "checkpoint" in h5 else "risk"
         if "levels" not in h5:
             return None
         return "checkpoint" if "checkpoint" in h5 else "run"
@@ -132,10 +135,10 @@ def check_writable(output: str | Path, overwrite: bool = False, resume: bool = F
     refuse_directory(output)
     if path.exists() or path.is_symlink():
         kind = existing_kind(path)
-        if kind in ("run", "test") and not overwrite:
+        if kind in ("run", "test", "risk") and not overwrite:
             raise ConfigError(f"run.output {output} holds a finished {kind} result; pass "
                               f"--overwrite to replace it, or write elsewhere")  # fmt: skip
-        if kind == "checkpoint" and not resume:
+        if kind in ("checkpoint", "risk_checkpoint") and not resume:
             raise ResumeError(f"run.output {output} holds an unfinished run; continue it with "
                               f"--resume, or write elsewhere with --output")  # fmt: skip
     parent = path.parent

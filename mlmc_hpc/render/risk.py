@@ -18,11 +18,18 @@ def _percent(amount: float, value: float) -> str:
     return f" ({100 * amount / value:.2f}%)" if value > 0 else ""
 
 
+def _short(amount: float) -> str:
+    """3 significant digits with k or M: 63.8k, 1.05M."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(amount) >= size:
+            return f"{amount / size:.3g}{suffix}"
+    return f"{amount:.3g}"
+
+
 def risk_progress_line(index: int, scenarios: int, seconds: float,
                        found: Sequence[TailEstimate | None], rel_tol: float) -> str:  # fmt: skip
-    """One iteration: scenarios so far, each level's VaR and CVaR with their CI half-width
-    relative to the value, and the worst of them against rel_tol (fits 100 columns for
-    two levels)."""
+    """One iteration: scenarios so far, each level's VaR/CVaR with the wider CI half-width
+    relative to its value, and the worst against rel_tol (about 90 columns for two levels)."""
     parts = []
     worst = 0.0
     for e in found:
@@ -32,9 +39,9 @@ def risk_progress_line(index: int, scenarios: int, seconds: float,
             continue
         half = e.worst_ratio(1.0)
         worst = max(worst, half / rel_tol)
-        parts.append(f"{level_key(e.level)}%: {e.var:,.0f}/{e.cvar:,.0f} +-{100 * half:.2f}%")
-    return (f"iter {index:2d}  {scenarios:.3g} scen.  VaR/CVaR {'  '.join(parts)}  "
-            f"worst {worst:.2f}x tol  {seconds:.2f} s")  # fmt: skip
+        parts.append(f"{level_key(e.level)}%: {_short(e.var)}/{_short(e.cvar)} +-{100 * half:.2f}%")
+    return (f"iter {index:2d}  n {scenarios:.3g}  VaR/CVaR {'  '.join(parts)}  "
+            f"{worst:.2f}x tol  {seconds:.2f} s")  # fmt: skip
 
 
 def risk_summary(result: RiskResult, output: str | None = None) -> str:
