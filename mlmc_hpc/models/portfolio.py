@@ -154,13 +154,12 @@ def _exact(book: Book, generator: np.random.Generator, m: int) -> tuple[np.ndarr
 def _daily(book: Book, generator: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
     """The notebook's daily model asset by asset: (stock value, S_h / S_0 per asset)."""
     a = len(book.mu)
-    z = generator.standard_normal((book.days, m, a))
     loading = book.factor.T * (book.sigma / math.sqrt(book.year_days))
     drift = book.mu / book.year_days
     stocks = np.full(m, book.value)
     growth = np.ones((m, a))
-    for day in range(book.days):
-        returns = z[day] @ loading
+    for _ in range(book.days):  # day by day: memory bounded whatever the horizon
+        returns = generator.standard_normal((m, a)) @ loading
         returns += drift
         stocks *= 1.0 + returns @ book.weights
         returns += 1.0
@@ -171,12 +170,13 @@ def _daily(book: Book, generator: np.random.Generator, m: int) -> tuple[np.ndarr
 def _daily_portfolio(book: Book, generator: np.random.Generator, m: int) -> np.ndarray:
     """The daily model without options: one normal per day (module docstring)."""
     mean, scale = daily_portfolio_return(book)
-    z = generator.standard_normal((book.days, m))
-    z *= scale
-    z += 1.0 + mean
-    value = z[0] * book.value
-    for day in range(1, book.days):
-        value *= z[day]
+    value = np.full(m, book.value)
+    z = np.empty(m)
+    for _ in range(book.days):  # day by day: memory bounded whatever the horizon
+        generator.standard_normal(out=z)
+        z *= scale
+        z += 1.0 + mean
+        value *= z
     return value
 
 

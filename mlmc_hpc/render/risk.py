@@ -10,6 +10,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ..core.tail import TailEstimate
 from ..io.risk_result import RiskResult, level_key
 
@@ -59,12 +61,15 @@ def risk_summary(result: RiskResult, output: str | None = None) -> str:
             name = f"{100 * p:g}% {label}:"
             lines.append(f"{name:<13} ${amount:,.0f}{_percent(amount, value)}  "
                          f"95% CI [${low:,.0f}, ${high:,.0f}]")  # fmt: skip
-    state = "yes" if result.converged else "NO"
+    ratios = result.iterations.get("worst_ratio", np.empty(0))
+    widest = f"rel_tol {result.rel_tol:g}"
+    if len(ratios):
+        widest = f"widest half-width {ratios[-1]:.2f} x {widest}"
+    state = "yes" if result.converged else "no"
     lines.append(f"value today  ${value:,.0f}  mean loss ${result.loss_mean:,.0f}  "
                  f"sd ${result.loss_std:,.0f}")  # fmt: skip
-    lines.append(f"within tol   {state} (rel_tol {result.rel_tol:g})  wall "
-                 f"{result.wall_time_s:.2f} s  backend {result.backend}  workers "
-                 f"{result.n_workers}")  # fmt: skip
+    lines.append(f"CIs in tol   {state} ({widest})  wall {result.wall_time_s:.2f} s  "
+                 f"backend {result.backend}  workers {result.n_workers}")  # fmt: skip
     if output:
         lines.append(f"result       {output}")
     return "\n".join(lines)
