@@ -13,8 +13,10 @@ from ..config.risk_schema import RiskConfig
 from ..config.schema import Config
 from ..core.driver import IterationRecord
 from ..io.run_result import RunResult
+from ..parallel.executor import BatchExecutor
 from ..parallel.stopping import StopRequest, job_end_time
-from ..render.progress import progress_line
+from ..render.live import LiveProgress
+from ..render.progress import WIDTH, progress_line
 from ..render.summary import price_lines, summary_dict
 from ..render.tables import level_table
 
@@ -62,21 +64,38 @@ def stop_request(config: Config | RiskConfig, early: StopRequest | None = None) 
     return stop
 
 
+def live_progress(executor: BatchExecutor, quiet: bool, interval_s: float,
+                  unit: str = "timesteps") -> LiveProgress | None:  # fmt: skip
+    """Progress inside each request on stderr (:mod:`mlmc_hpc.render.live`), unless quiet."""
+    if quiet:
+        return None
+    live = LiveProgress(sys.stderr, interval_s, unit)
+    executor.watch_batches(live)
+    return live
+
+
 def reporters(
-    config: Config, quiet: bool, status: Callable[[], str] | None = None
-) -> tuple[Callable[[IterationRecord], None], Callable[[str], None]]:
+    config: Config, quiet: bool, status: Callable[[], str] | None = None,
+    live: LiveProgress | None = None,
+) -> tuple[Callable[[IterationRecord], None], Callable[[str], None]]:  # fmt: skip
     """(progress, warn): a progress line per iteration on stderr (unless quiet) with the
-    executor's ``status()`` appended, and ``warning: ...`` lines."""
+    executor's ``status()`` appended, and ``warning: ...`` lines; both clear the ``live``
+    line first."""
     count = 0
 
     def progress(record: IterationRecord) -> None:
         nonlocal count
         count += 1
         if not quiet:
-            line = progress_line(count, record, config.mlmc)
-            print(line + (status() if status else ""), file=sys.stderr, flush=True)
+            suffix = status() if status else ""
+            line = progress_line(count, record, config.mlmc, width=WIDTH - len(suffix))
+            if live:
+                live.clear()
+            print(line + suffix, file=sys.stderr, flush=True)
 
     def warn(message: str) -> None:
+        if live:
+            live.clear()
         print(f"warning: {message}", file=sys.stderr, flush=True)
 
     return progress, warn

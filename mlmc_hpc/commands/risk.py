@@ -28,7 +28,7 @@ from ..parallel.executor import BatchExecutor
 from ..parallel.roles import launch
 from ..pricing.risk import run_risk
 from ..render.risk import risk_progress_line, risk_summary, risk_summary_dict
-from .base import stop_request
+from .base import live_progress, stop_request
 
 
 def add_parser(commands: Any) -> None:
@@ -83,8 +83,11 @@ def main(args: argparse.Namespace) -> int:
     def job(config: RiskConfig, resume: RiskResume | None, executor: BatchExecutor) -> int:
         try:
             executor.watch(stop_request(config, args.stop).reason)
+            live = live_progress(executor, args.quiet, config.run.progress_s, "scenarios")
 
             def progress(index: int, state: RiskState, found: list[TailEstimate | None]) -> None:
+                if live:
+                    live.clear()
                 if not args.quiet:
                     seconds = state.iterations[-1][1]
                     line = risk_progress_line(index, state.sums.n, seconds, found,
@@ -92,6 +95,8 @@ def main(args: argparse.Namespace) -> int:
                     print(line + executor.status(), file=sys.stderr, flush=True)
 
             def warn(message: str) -> None:
+                if live:
+                    live.clear()
                 print(f"warning: {message}", file=sys.stderr, flush=True)
 
             result = run_risk(config, executor, progress, warn, resume, config.run.output)

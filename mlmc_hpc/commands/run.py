@@ -20,7 +20,14 @@ from ..io.run_result import RunResult
 from ..parallel.executor import BatchExecutor
 from ..parallel.roles import launch
 from ..pricing.run import run_pricing
-from .base import add_config_options, config_from_args, emit_summary, reporters, stop_request
+from .base import (
+    add_config_options,
+    config_from_args,
+    emit_summary,
+    live_progress,
+    reporters,
+    stop_request,
+)
 
 
 def add_parser(commands: Any) -> None:
@@ -59,7 +66,8 @@ def main(args: argparse.Namespace) -> int:
     def job(config: Config, resume: Resume | None, executor: BatchExecutor) -> int:
         try:
             executor.watch(stop_request(config, args.stop).reason)
-            progress, warn = reporters(config, args.quiet, executor.status)
+            live = live_progress(executor, args.quiet, config.run.progress_s)
+            progress, warn = reporters(config, args.quiet, executor.status, live)
             result = run_pricing(config, executor, progress, warn, resume, config.run.output)
             return save_and_report(result, config, args.json)
         finally:

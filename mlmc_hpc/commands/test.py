@@ -25,7 +25,7 @@ from ..parallel.roles import launch
 from ..pricing.level0 import level0_plan
 from ..pricing.safety import driver_plan
 from ..render.giles import giles_layout
-from .base import add_config_options, config_from_args
+from .base import add_config_options, config_from_args, live_progress
 
 
 def add_parser(commands: Any) -> None:
@@ -97,7 +97,14 @@ def test_job(args: argparse.Namespace, config: Config, plan: dict[str, Any],
              executor: BatchExecutor) -> int:  # fmt: skip
     """Run both tests on ``executor``, save the HDF5 file, print Giles' layout."""
     started = time.perf_counter()
-    say = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
+    live = live_progress(executor, args.quiet, config.run.progress_s)
+
+    def say(text: str) -> None:
+        if live:
+            live.clear()
+        if not args.quiet:
+            print(text, file=sys.stderr, flush=True)
+
     say(f"convergence test: {plan['N']} samples on levels 0..{plan['L']}")
     cost = level_cost(config.mlmc)
     table = convergence_test(executor, plan["N"], plan["L"], cost)

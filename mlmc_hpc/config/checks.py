@@ -235,6 +235,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "max_timesteps": budget,
         "stall_factor": positive,
         "stall_floor_s": positive,
+        "progress_s": positive,
     },
 }
 

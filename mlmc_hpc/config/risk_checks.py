@@ -265,6 +265,7 @@ RUN_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "end_margin_s": non_negative,
     "stall_factor": positive,
     "stall_floor_s": positive,
+    "progress_s": positive,
 }
 
 

@@ -85,6 +85,7 @@ class RiskRunSpec:
     end_margin_s: float = 60.0
     stall_factor: float = 20.0
     stall_floor_s: float = 120.0
+    progress_s: float = 10.0  # not on a terminal: a progress line this often
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,7 @@ class RunSpec:
     max_timesteps: int | None = 300_000_000_000  # work budget of a run; None = unlimited
     stall_factor: float = 20.0  # a worker's batch may take floor + factor x its expected time
     stall_floor_s: float = 120.0
+    progress_s: float = 10.0  # not on a terminal: a progress line this often inside a request
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ from .planning import (
     records_from_table,
 )
 
+BatchReport = Callable[[int, int, float, float, float], None]
+
 
 def out_of_memory(level: int, batch: int, n: int) -> str:
     """The one line of a batch that did not fit in memory."""
@@ -77,6 +79,8 @@ class BatchExecutor:
         self.devices: list[str] = ["cpu"]
         self.origin = time.perf_counter()
         self.stop_reason: Callable[[], str | None] = never_stop
+        self.on_batch: BatchReport | None = None
+        self._request = (0, 0, 0.0, 0.0, 0.0)  # batches, of, work done, of, start time
         self._carried: dict[tuple[int, int], Outcome] = {}
         # A stopped request: its batch counters at the start and its completed batches.
         self._stopped: tuple[list[int], list[Outcome]] | None = None
@@ -84,6 +88,23 @@ class BatchExecutor:
     def watch(self, stop_reason: Callable[[], str | None]) -> None:
         """Ask ``stop_reason()`` before each batch (signals, the Slurm job's end)."""
         self.stop_reason = stop_reason
+
+    def watch_batches(self, report: BatchReport | None) -> None:
+        """Call ``report(batches, of, work, of, seconds)`` after each finished batch of a
+        request: batches done and planned, work done and planned (timesteps, or scenarios
+        for a risk run: n x the planner's cost), seconds since the request started."""
+        self.on_batch = report
+
+    def _begin(self, tasks: Sequence[Task]) -> None:
+        work = float(sum(t.n * self.planner.timesteps(t.level) for t in tasks))
+        self._request = (0, len(tasks), 0.0, work, time.perf_counter())
+
+    def _finished(self, task: Task) -> None:
+        done, planned, work, total, start = self._request
+        work += task.n * self.planner.timesteps(task.level)
+        self._request = (done + 1, planned, work, total, start)
+        if self.on_batch is not None:
+            self.on_batch(done + 1, planned, work, total, time.perf_counter() - start)
 
     def sample(self, extra: Sequence[int]) -> list[LevelSums]:
         """Sums of ``extra[l]`` new samples on each level l, merged in (level, batch) order."""
@@ -193,6 +214,7 @@ class SerialExecutor(BatchExecutor):
     def run_tasks(self, tasks: list[Task]) -> list[Outcome]:
         """Each task in turn; a stop request is checked before each."""
         outcomes: list[Outcome] = []
+        self._begin(tasks)
         for task in tasks:
             reason = self.stop_reason()
             if reason:
@@ -207,6 +229,7 @@ class SerialExecutor(BatchExecutor):
             self.records.append(BatchRecord(task.level, task.batch, task.n, 0, self.host,
                                             start - self.origin, end - self.origin,
                                             end - start))  # fmt: skip
+            self._finished(task)
         return outcomes
 
 

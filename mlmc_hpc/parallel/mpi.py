@@ -134,6 +134,7 @@ class MPIExecutor(BatchExecutor):
                 raise StoppedEarlyError(f"{stopping}; {message}", outcomes)
             raise WorkerStalledError(f"{message}; the job ends, its last checkpoint is kept")
 
+        self._begin(tasks)
         for worker in in_flight:
             dispatch(worker)
         self.busy_workers = sum(1 for q in in_flight.values() if q)
@@ -165,6 +166,7 @@ class MPIExecutor(BatchExecutor):
                     seconds,
                 )  # fmt: skip
             )
+            self._finished(task)
             dispatch(worker)
         elapsed = time.perf_counter() - started
         if stopping and queue:
@@ -194,11 +196,8 @@ class MPIExecutor(BatchExecutor):
         return sums, int(level), int(batch), float(start), float(end), float(seconds)
 
     def status(self) -> str:
-        """Progress-line suffix: workers busy and the master's idle share."""
-        return (
-            f"  workers busy {self.busy_workers}/{self.n_workers}"
-            f"  master idle {100 * self.idle_fraction:.0f}%"
-        )
+        """Progress-line suffix: workers busy of all and the master's idle share."""
+        return f"  busy {self.busy_workers}/{self.n_workers}  idle {100 * self.idle_fraction:.0f}%"
 
     def close(self) -> None:
         """Tell every worker to stop (a task-shaped message with tag STOP)."""

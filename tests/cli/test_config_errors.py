@@ -206,5 +206,5 @@ def test_report_refuses_an_hdf5_file_without_levels(tmp_path, capsys):
         h5.create_group("checkpoint")
     assert main(["report", str(tmp_path / "odd.h5")]) == 2
     assert capsys.readouterr().err == (
-        f"report error: {tmp_path / 'odd.h5'} is neither a run result nor a test result of mlmc_hpc\n"
+        f"report error: {tmp_path / 'odd.h5'} is not a run, test or risk result of mlmc_hpc\n"
     )
