@@ -10,6 +10,7 @@ file (from ``mlmc_hpc test``) is printed in Giles' layout; a risk result (from
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from ..errors import ConfigError, ExitCode, config_error_exit
 from ..io.hdf5 import file_kind
 from ..io.risk_result import RiskResult
 from ..io.run_result import RunResult
+from ..io.tables import write_csv
 from ..io.test_result import TestResult
 from ..render.report import report_text
 from ..render.risk import risk_summary
@@ -28,9 +30,28 @@ def add_parser(commands: Any) -> None:
     report.add_argument("files", nargs="+", metavar="RESULT.h5",
                         help="run, test or risk results")  # fmt: skip
     report.add_argument("--plot", metavar="DIR", help="write PNG figures to DIR (matplotlib)")
+    report.add_argument("--csv", metavar="DIR",
+                        help="write every table as CSV to DIR (<file>_levels.csv ...)")  # fmt: skip
 
 
-Loaded = tuple[list[tuple[str, RunResult]], list[TestResult], list[tuple[str, RiskResult]]]
+def csv_tables(runs: list[tuple[str, RunResult]], tests: list[tuple[str, TestResult]],
+               risks: list[tuple[str, RiskResult]], directory: Path) -> list[Path]:  # fmt: skip
+    """Every table of every file as CSV (``<file stem>_<table>.csv``)."""
+    written = []
+    for path, run in runs:
+        tables = {"levels": run.levels, "iterations": run.iterations, "batches": run.batches}
+        written += write_csv(tables, directory, Path(path).stem)
+    for path, test in tests:
+        tables = {"convergence": test.convergence, "complexity": test.complexity}
+        written += write_csv(tables, directory, Path(path).stem)
+    for path, risk in risks:
+        tables = {"levels": risk.levels, "iterations": risk.iterations, "batches": risk.batches}
+        written += write_csv(tables, directory, Path(path).stem, {"levels": "confidence"})
+    return written
+
+
+Loaded = tuple[list[tuple[str, RunResult]], list[tuple[str, TestResult]],
+               list[tuple[str, RiskResult]]]  # fmt: skip
 
 
 def load_results(paths: list[str]) -> Loaded:
@@ -44,7 +65,7 @@ def load_results(paths: list[str]) -> Loaded:
         if kind is None:
             raise ConfigError(f"{path} is not a run, test or risk result of mlmc_hpc")
         if kind == "test":
-            tests.append(TestResult.load(path))
+            tests.append((path, TestResult.load(path)))
         elif kind in ("risk", "risk_checkpoint"):
             risks.append((path, RiskResult.load(path)))
         else:
@@ -69,7 +90,11 @@ def main(args: argparse.Namespace) -> int:
         if runs or tests:
             written = write_figures(runs, tests, Path(args.plot))
         written += risk_figures([(p, r) for p, r in risks if r.scenarios], Path(args.plot))
-    blocks = [report_text(runs, tests)] if runs or tests else []
+    if args.csv:
+        written_csv = csv_tables(runs, tests, risks, Path(args.csv))
+        print(f"tables ({len(written_csv)}) in {args.csv}: "
+              + ", ".join(p.name for p in written_csv), file=sys.stderr)  # fmt: skip
+    blocks = [report_text(runs, [test for _, test in tests])] if runs or tests else []
     blocks += [f"{path}\n{risk_summary(result)}" for path, result in risks]
     print("\n\n".join(blocks))
     if args.plot:

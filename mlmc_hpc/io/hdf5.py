@@ -10,6 +10,7 @@ result, a test result and anything else apart.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import stat
@@ -19,27 +20,44 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, OutputWriteError, ResumeError
+from .metadata import DATASETS, FORMAT_VERSION, ROOT, dimensions
+
+INDEX_MARK = "mlmc_hpc_index"  # a dimension scale written only to name an axis
 
 
-def write_hdf5(path: str | Path, attrs: dict[str, Any], groups: dict[str, dict]) -> Path:
+def write_hdf5(path: str | Path, attrs: dict[str, Any], groups: dict[str, dict],
+               axes: dict[str, tuple[str, ...]] | None = None) -> Path:  # fmt: skip
     """Root attributes and groups of datasets, built in memory, written to a temp file beside
     ``path`` and renamed over it, so the target is only ever replaced by a complete file.
     HDF5 never touches the disk itself (it can crash when a write fails as it closes the
-    file): the bytes are written, flushed and synced by Python, which reports a full disk."""
+    file): the bytes are written, flushed and synced by Python, which reports a full disk.
+
+    The file describes itself (:mod:`mlmc_hpc.io.metadata`): ``format_version``, units and
+    descriptions, and dimension scales naming every axis outside ``checkpoint`` (``axes``
+    overrides a group's first-axis name, e.g. ``{"levels": ("confidence",)}``)."""
     import h5py
 
     path = Path(path)
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as h5:
+        h5.attrs["format_version"] = FORMAT_VERSION
         for name, value in attrs.items():
             h5.attrs[name] = _attribute(value)
+        described = [name for name in attrs if name in ROOT]
+        h5.attrs["units"] = json.dumps({name: ROOT[name][0] for name in described})
+        h5.attrs["descriptions"] = json.dumps({name: ROOT[name][1] for name in described})
         for group_name, contents in groups.items():
             group = h5.create_group(group_name)
             for key, values in contents.items():
                 values = np.asarray(values)
                 if values.dtype.kind == "U":
                     values = values.astype(h5py.string_dtype())
-                group.create_dataset(key, data=values)
+                dataset = group.create_dataset(key, data=values)
+                if f"{group_name}/{key}" in DATASETS:
+                    unit, description = DATASETS[f"{group_name}/{key}"]
+                    dataset.attrs["units"], dataset.attrs["description"] = unit, description
+            if group_name != "checkpoint":
+                _name_axes(group, (axes or {}).get(group_name))
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,6 +73,29 @@ def write_hdf5(path: str | Path, attrs: dict[str, Any], groups: dict[str, dict])
         if temporary.exists():
             temporary.unlink()
     return path
+
+
+def _name_axes(group: Any, override: tuple[str, ...] | None) -> None:
+    """Attach a dimension scale to every axis of every dataset of ``group``: an existing
+    1-D dataset of the axis's name and length (``batch``, ``eps``, ``confidence``), else a
+    new index dataset 0..n-1 marked :data:`INDEX_MARK` (left out by :func:`read_hdf5`)."""
+    for key in list(group):
+        dataset = group[key]
+        names = dimensions(group.name.strip("/"), key, dataset.ndim)
+        if override and dataset.ndim == len(override):
+            names = override
+        for axis, name in enumerate(names):
+            size = dataset.shape[axis]
+            scale = group.get(name)
+            if scale is None:
+                scale = group.create_dataset(name, data=np.arange(size, dtype=np.int64))
+                scale.attrs[INDEX_MARK] = True
+            if scale.ndim != 1 or scale.shape[0] != size:
+                continue  # a column of another length: this axis stays unnamed
+            if not scale.is_scale:
+                scale.make_scale(name)
+            if scale is not dataset and scale.name != dataset.name:
+                dataset.dims[axis].attach_scale(scale)
 
 
 def write_failure(error: OSError) -> str:
@@ -74,9 +115,12 @@ def read_hdf5(path: str | Path) -> tuple[dict[str, Any], dict[str, dict[str, np.
     import h5py
 
     with h5py.File(path, "r") as h5:
-        attrs = {name: _plain(value) for name, value in h5.attrs.items()}
+        attrs = {name: _plain(value) for name, value in h5.attrs.items()
+                 if name not in ("format_version", "units", "descriptions")}  # fmt: skip
         groups = {
-            name: {key: _decoded(item[key][()]) for key in item}
+            name: {
+                key: _decoded(item[key][()]) for key in item if INDEX_MARK not in item[key].attrs
+            }  # fmt: skip
             for name, item in h5.items()
             if isinstance(item, h5py.Group)
         }

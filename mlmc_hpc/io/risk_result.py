@@ -38,6 +38,7 @@ import numpy as np
 
 from .hdf5 import read_hdf5, write_hdf5
 from .integrity import checksum
+from .tables import to_xarray
 
 if TYPE_CHECKING:
     import pandas
@@ -130,6 +131,14 @@ class RiskResult:
             raise ImportError("RiskResult.to_dataframe needs pandas: pip install pandas") from None
         return pandas.DataFrame({name: self.levels[name] for name in LEVEL_FIELDS})
 
+    def to_xarray(self) -> Any:
+        """The per-level table as an ``xarray.Dataset`` (dimension ``confidence``) with the
+        root attributes and the measures; needs xarray."""
+        attrs = {f.name: getattr(self, f.name) for f in fields(self)
+                 if f.name not in GROUPS and f.name != "measures"}  # fmt: skip
+        attrs.update((k, v) for k, v in self.measures.items() if not k.endswith("_ci95"))
+        return to_xarray(self.levels, "levels", attrs, first_axis="confidence")
+
     def save(self, path: str | Path) -> Path:
         """Write atomically; the target is replaced only by a complete file."""
         attrs = {f.name: getattr(self, f.name) for f in fields(self)
@@ -141,7 +150,7 @@ class RiskResult:
         else:  # signed: a resume refuses a damaged checkpoint (mlmc_hpc.io.integrity)
             signature = checksum(self.config, self.wall_time_s, self.resumed, groups)
             groups["checkpoint"] = {**groups["checkpoint"], "checksum": np.array(signature)}
-        return write_hdf5(path, attrs, groups)
+        return write_hdf5(path, attrs, groups, axes={"levels": ("confidence",)})
 
     @classmethod
     def load(cls, path: str | Path) -> RiskResult:

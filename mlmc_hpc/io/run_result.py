@@ -42,6 +42,7 @@ import numpy as np
 
 from .hdf5 import read_hdf5, write_hdf5
 from .integrity import checksum
+from .tables import flat_columns, to_xarray
 
 if TYPE_CHECKING:
     import pandas
@@ -146,16 +147,31 @@ class RunResult:
         )
         return "\n".join(lines)
 
-    def to_dataframe(self) -> pandas.DataFrame:
-        """The per-level table (one row per level 0..L) as a pandas DataFrame."""
+    def to_dataframe(self, table: str = "levels") -> pandas.DataFrame:
+        """A table as a pandas DataFrame: ``levels`` (one row per level 0..L, the default;
+        ``sums`` left out), ``iterations`` (``samples_added`` as ``samples_added_<l>``) or
+        ``batches``."""
         try:
             import pandas
         except ImportError:
             raise ImportError("RunResult.to_dataframe needs pandas: pip install pandas") from None
-        columns = {name: self.levels[name] for name in LEVEL_FIELDS if name != "sums"}
-        frame = pandas.DataFrame(columns)
-        frame.index.name = "level"
+        data = self._table(table)
+        if table == "levels":
+            data = {name: data[name] for name in LEVEL_FIELDS if name != "sums" and name in data}
+        frame = pandas.DataFrame(flat_columns(data))
+        frame.index.name = {"levels": "level", "iterations": "iteration"}.get(table, "batch")
         return frame
+
+    def to_xarray(self, table: str = "levels") -> Any:
+        """A table as an ``xarray.Dataset`` with named dimensions (``level``, ``sum``,
+        ``iteration``, ``batch``) and the root attributes; needs xarray."""
+        attrs = {name: getattr(self, name) for name in ROOT_ATTRS}
+        return to_xarray(self._table(table), table, attrs)
+
+    def _table(self, table: str) -> dict[str, np.ndarray]:
+        if table not in ("levels", "iterations", "batches"):
+            raise ValueError(f"table must be levels, iterations or batches, got {table!r}")
+        return dict(getattr(self, table))
 
     def save(self, path: str | Path) -> Path:
         """Write atomically; the target is replaced only by a complete file."""
