@@ -23,6 +23,15 @@ if TYPE_CHECKING:
     from .parallel.stopping import StopRequest
 
 SUBCOMMANDS = ("run", "test", "report", "demo", "risk")
+EXAMPLES = """examples:
+  python -m mlmc_hpc --config spy                        price the SPY preset (run is the default)
+  python -m mlmc_hpc configs/tsla.yaml --eps 0.001       a config file, a tighter target
+  python -m mlmc_hpc run spy --rel-eps 1e-4              eps = 1 bp of the price
+  mpiexec -n 4 python -m mlmc_hpc --config spy           one master and three workers
+  python -m mlmc_hpc risk --config notebook_var          portfolio VaR and CVaR
+  python -m mlmc_hpc report results/spy.h5 --plot figs   tables and figures
+  python -m mlmc_hpc <command> --help                    the flags of one command
+"""
 
 
 def command_module(name: str) -> ModuleType:
@@ -35,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlmc-hpc",
         description="Adaptive multilevel Monte Carlo option pricing (Giles' MLMC, Milstein GBM).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLES,
     )
     parser.add_argument("--version", action="version", version=f"mlmc_hpc {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

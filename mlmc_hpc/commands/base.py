@@ -12,6 +12,7 @@ from ..config.loading import load_config, parse_assignment
 from ..config.risk_schema import RiskConfig
 from ..config.schema import Config
 from ..core.driver import IterationRecord
+from ..errors import ConfigError
 from ..io.run_result import RunResult
 from ..parallel.executor import BatchExecutor
 from ..parallel.stopping import StopRequest, job_end_time
@@ -21,13 +22,28 @@ from ..render.summary import price_lines, summary_dict
 from ..render.tables import level_table
 
 
+def add_config_argument(parser: argparse.ArgumentParser, presets: str) -> None:
+    """--config FILE, and the same as a bare positional argument (``run configs/x.yaml``)."""
+    parser.add_argument("config_file", nargs="?", metavar="CONFIG",
+                        help="config file or preset, as --config")  # fmt: skip
+    parser.add_argument("--config", help=f"YAML config file or preset ({presets}); the "
+                        f"packaged defaults fill missing keys")  # fmt: skip
+
+
+def config_source(args: argparse.Namespace) -> str | None:
+    """The config named by --config or the bare argument (ConfigError if both differ)."""
+    bare, flag = getattr(args, "config_file", None), args.config
+    if bare is not None and flag is not None and bare != flag:
+        raise ConfigError(f"two configs given: {bare} and --config {flag}; give one")
+    return flag if flag is not None else bare
+
+
 def add_config_options(parser: argparse.ArgumentParser) -> None:
-    """--config, --seed, --backend and --set (repeatable)."""
-    parser.add_argument(
-        "--config", help="YAML config file or preset name (defaults are used for missing keys)"
-    )
+    """CONFIG / --config, --seed, --backend and --set (repeatable)."""
+    add_config_argument(parser, "aapl | giles | spy | tsla")
     parser.add_argument("--seed", help="master seed (overrides run.seed)")
-    parser.add_argument("--backend", help="auto | numpy | cupy (overrides run.backend)")
+    parser.add_argument("--backend", metavar="{auto,numpy,cupy}",
+                        help="where batches run (overrides run.backend)")  # fmt: skip
     parser.add_argument(
         "--set",
         action="append",
@@ -44,13 +60,14 @@ def config_from_args(
     overrides = [parse_assignment(item) for item in args.set]
     for key, value in (
         ("mlmc.eps", getattr(args, "eps", None)),
+        ("mlmc.rel_eps", getattr(args, "rel_eps", None)),
         ("run.seed", args.seed),
         ("run.output", output),
         ("run.backend", args.backend),
     ):
         if value is not None:
             overrides.append(parse_assignment(f"{key}={value}"))
-    return load_config(args.config, overrides, probe)
+    return load_config(config_source(args), overrides, probe)
 
 
 def stop_request(config: Config | RiskConfig, early: StopRequest | None = None) -> StopRequest:

@@ -28,15 +28,24 @@ from ..parallel.executor import BatchExecutor
 from ..parallel.roles import launch
 from ..pricing.risk import run_risk
 from ..render.risk import risk_progress_line, risk_summary, risk_summary_dict
-from .base import live_progress, stop_request
+from .base import add_config_argument, config_source, live_progress, stop_request
+
+RISK_EXAMPLES = """examples:
+  python -m mlmc_hpc risk --config notebook_var
+  python -m mlmc_hpc risk notebook_var --scenarios auto --set risk.model=exact --json
+  mpiexec -n 3 python -m mlmc_hpc risk my_book.yaml --scenarios 10000000 --plot figures
+"""
 
 
 def add_parser(commands: Any) -> None:
     """The ``risk`` sub-command and its flags."""
-    risk = commands.add_parser("risk", help="portfolio VaR and CVaR with confidence intervals")
-    risk.add_argument("--config", help="risk YAML config or preset (notebook_var)")
+    risk = commands.add_parser(
+        "risk", help="portfolio VaR and CVaR with confidence intervals",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=RISK_EXAMPLES,
+    )  # fmt: skip
+    add_config_argument(risk, "notebook_var")
     risk.add_argument("--seed", help="master seed (overrides run.seed)")
-    risk.add_argument("--backend", help="auto | numpy (overrides run.backend)")
+    risk.add_argument("--backend", metavar="{auto,numpy}", help="overrides run.backend")
     risk.add_argument("--scenarios", help="a number, or auto (overrides risk.scenarios)")
     example = "override a config key, e.g. --set risk.model=exact (repeatable)"
     risk.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -58,7 +67,7 @@ def risk_config_from_args(args: argparse.Namespace) -> RiskConfig:
                        ("run.output", args.output), ("run.backend", args.backend)):  # fmt: skip
         if value is not None:
             overrides.append(parse_assignment(f"{key}={value}"))
-    return load_risk_config(args.config, overrides)
+    return load_risk_config(config_source(args), overrides)
 
 
 def prepare(args: argparse.Namespace) -> tuple[RiskConfig, RiskResume | None]:

@@ -19,6 +19,7 @@ from ..io.lock import acquire, lock_path, release
 from ..io.run_result import RunResult
 from ..parallel.executor import BatchExecutor
 from ..parallel.roles import launch
+from ..pricing.rel_eps import resolve_rel_eps
 from ..pricing.run import run_pricing
 from .base import (
     add_config_options,
@@ -29,12 +30,24 @@ from .base import (
     stop_request,
 )
 
+RUN_EXAMPLES = """examples:
+  python -m mlmc_hpc run --config spy --eps 0.001 --output results/spy.h5
+  python -m mlmc_hpc run configs/aapl.yaml --set mlmc.method=mlqmc --json
+  python -m mlmc_hpc run spy --rel-eps 1e-4            eps = 1e-4 x the price (1 bp)
+  python -m mlmc_hpc run spy --output r.h5 --resume    continue a stopped run
+"""
+
 
 def add_parser(commands: Any) -> None:
     """The ``run`` sub-command and its flags."""
-    run = commands.add_parser("run", help="price an option (the default command)")
+    run = commands.add_parser(
+        "run", help="price an option (the default command)",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=RUN_EXAMPLES,
+    )  # fmt: skip
     add_config_options(run)
     run.add_argument("--eps", help="target RMS error (overrides mlmc.eps)")
+    run.add_argument("--rel-eps", help="target RMS error as a fraction of the price, e.g. "
+                     "1e-4 = 1 bp (overrides mlmc.rel_eps; replaces eps)")  # fmt: skip
     run.add_argument("--output", help="HDF5 result path (overrides run.output)")
     run.add_argument("--overwrite", action="store_true",
                      help="replace a finished result at the output path")  # fmt: skip
@@ -50,7 +63,9 @@ def add_parser(commands: Any) -> None:
 def prepare(args: argparse.Namespace) -> tuple[Config, Resume | None]:
     """Validated config and, with --resume, the saved state to continue from; raises
     ConfigError before anything is computed or written."""
-    config = config_from_args(args, output=args.output)
+    if args.eps is not None and args.rel_eps is not None:
+        raise ConfigError("give --eps or --rel-eps, not both")
+    config = resolve_rel_eps(config_from_args(args, output=args.output))
     lock = acquire(config.run.output)  # before looking at the file: one run per output
     try:
         check_writable(config.run.output, overwrite=args.overwrite, resume=args.resume)

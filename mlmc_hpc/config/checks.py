@@ -143,6 +143,17 @@ def text(key: str, value: Any) -> str:
     return value
 
 
+def optional_fraction(key: str, value: Any) -> float | None:
+    """A number in (0, 1), or None (``mlmc.rel_eps``)."""
+    if value is None:
+        return None
+    number = _number(key, value)
+    if not 0.0 < number < 1.0:
+        raise ConfigError(f"{key} must be null or in (0, 1) (1e-4 = 1 bp of the price), "
+                          f"got {show(value)}")  # fmt: skip
+    return number
+
+
 def optional_positive(key: str, value: Any) -> float | None:
     """A float > 0, or None (a parameter the option type may leave unset)."""
     return None if value is None else positive(key, value)
@@ -225,6 +236,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "mc_steps": steps_or_auto,
         "randomisations": int_at_least(8, 4096),
         "points0": power_of_two,
+        "rel_eps": optional_fraction,
     },
     "run": {
         "seed": int_at_least(0, MAX_SEED),

@@ -58,6 +58,7 @@ class MLMCSettings:
     mc_steps: int | None = None  # mc: timesteps per path; None = exact sampling (European)
     randomisations: int = 32  # mlqmc: independent randomisations R of each level's points
     points0: int = 32  # mlqmc: first points per randomisation of a level (a power of two)
+    rel_eps: float | None = None  # eps as a fraction of a pilot price (pricing.rel_eps)
 
 
 @dataclass(frozen=True)

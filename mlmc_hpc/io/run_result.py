@@ -17,7 +17,8 @@ HDF5 layout (documented in the README):
                      warnings (every warning the run gave, one per line),
                      level0 (sample | exact | control), level0_value (the level-0 term
                      of the price), level0_method (how it was obtained, one line),
-                     randomisations (R of mlqmc, else 0)
+                     randomisations (R of mlqmc, else 0), rel_eps and pilot_price
+                     (eps = rel_eps x |pilot_price| with mlmc.rel_eps, else NaN)
   /levels/*          length L+1: n_samples, mean, variance, cost_per_sample, timesteps,
                      compute_time_s, mean_pf, variance_pf, kurtosis, sums (L+1 x 8);
                      an exact level 0 has n_samples 0, variance 0, timesteps 0 and mean
@@ -53,7 +54,7 @@ ROOT_ATTRS = (
     "alpha", "beta", "gamma", "batch_timesteps", "world_size", "mpi_version", "worker_devices",
     "finished", "interrupted", "stop_reason", "resumed", "startup_s", "sampling_s", "method",
     "ci95_low", "ci95_high", "slurm_job", "effective_Lmin", "warnings", "level0",
-    "level0_value", "level0_method", "randomisations",
+    "level0_value", "level0_method", "randomisations", "rel_eps", "pilot_price",
 )  # fmt: skip
 GROUPS = ("levels", "iterations", "batches", "checkpoint")
 LEVEL_FIELDS = (
@@ -106,6 +107,8 @@ class RunResult:
     level0_value: float = float("nan")  # the level-0 term of the price (NaN for plain MC)
     level0_method: str = ""  # how level0_value was obtained (closed form, quadrature, ...)
     randomisations: int = 0  # mlqmc: R randomisations of each level's points; else 0
+    rel_eps: float = float("nan")  # mlmc.rel_eps: eps was rel_eps x |pilot_price|; else NaN
+    pilot_price: float = float("nan")  # the pilot eps was resolved from (pricing.rel_eps)
     levels: dict[str, np.ndarray] = field(default_factory=dict)
     iterations: dict[str, np.ndarray] = field(default_factory=dict)
     batches: dict[str, np.ndarray] = field(default_factory=dict)

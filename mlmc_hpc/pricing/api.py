@@ -22,6 +22,7 @@ from ..io.hdf5 import check_writable
 from ..io.lock import acquire, release
 from ..io.run_result import RunResult
 from ..parallel.executor import BatchExecutor, serial_executor
+from .rel_eps import resolve_rel_eps
 from .run import run_pricing
 
 
@@ -74,7 +75,7 @@ def price(
     writes = output is not None or _names_output(config, pairs)
     if isinstance(config, Config):
         config = config.to_dict()
-    resolved = load_config(config, pairs)
+    resolved = resolve_rel_eps(load_config(config, pairs))
     lock = acquire(resolved.run.output) if writes else None
     try:
         if writes:

@@ -97,5 +97,16 @@ def assemble(
         checkpoint=checkpoint or {},
         level0_value=levels[0].mean if levels and config.mlmc.method != "mc" else math.nan,
         randomisations=config.mlmc.randomisations if config.mlmc.method == "mlqmc" else 0,
+        rel_eps=math.nan if config.mlmc.rel_eps is None else config.mlmc.rel_eps,
+        pilot_price=_pilot(config),
         **(flags or {}),
     )
+
+
+def _pilot(config: Config) -> float:
+    """The pilot price of a run with a relative target (pricing.rel_eps), else NaN."""
+    if config.mlmc.rel_eps is None:
+        return math.nan
+    from .rel_eps import pilot_price
+
+    return pilot_price(config)[0]

@@ -28,6 +28,9 @@ def price_lines(result: RunResult) -> str:
         state += f"  plain Monte Carlo, {grid}"
     elif result.effective_Lmin > load_config_text(result.config).mlmc.Lmin:
         state += f"  (Lmin raised to {result.effective_Lmin} for the problem's scales)"
+    if math.isfinite(result.rel_eps):
+        lines.append(f"target     eps {result.eps:.6g} = rel_eps {result.rel_eps:g} x pilot "
+                     f"price {result.pilot_price:.6g}")  # fmt: skip
     lines.append(
         f"converged  {state}  L = {result.L}  eps = {result.eps:g}  "
         f"wall {result.wall_time_s:.2f} s  backend {result.backend}  workers {result.n_workers}"
@@ -53,6 +56,8 @@ def summary_dict(result: RunResult, output: str) -> dict[str, Any]:
         "reference_price": reference if math.isfinite(reference) else None,
         "error": result.price - reference if math.isfinite(reference) else None,
         "eps": result.eps,
+        "rel_eps": result.rel_eps if math.isfinite(result.rel_eps) else None,
+        "pilot_price": result.pilot_price if math.isfinite(result.pilot_price) else None,
         "converged": result.converged,
         "warnings": result.warnings.splitlines(),
         "effective_Lmin": result.effective_Lmin,
