@@ -1,8 +1,9 @@
 """Settling the config's ``auto`` values, once, while loading.
 
-- ``run.backend: auto`` becomes ``cupy`` when CuPy imports, sees a GPU and has kernels for
-  the work (:data:`GPU_KERNEL_TYPES` by MLMC), else ``numpy``; an explicit ``cupy`` that
-  cannot be met is a :class:`~mlmc_hpc.errors.BackendUnavailableError` (exit 2).
+- ``run.backend: auto`` becomes ``cupy`` when CuPy imports, sees a GPU, has kernels for
+  the work (:data:`GPU_KERNEL_TYPES` by MLMC) and can compile a trivial kernel (NVRTC and
+  the CUDA headers are there), else ``numpy``; an explicit ``cupy`` that cannot be met is
+  a :class:`~mlmc_hpc.errors.BackendUnavailableError` (exit 2) naming the fix.
 - ``run.batch_timesteps: auto`` becomes a fixed constant per backend
   (:data:`AUTO_BATCH_TIMESTEPS`), so a run is reproducible from its stored config alone.
 
@@ -32,6 +33,22 @@ def gpu_count() -> int:
         return 0
 
 
+PROBE = 'extern "C" __global__ void mlmc_probe(float* x) { x[threadIdx.x] = 1.0f; }'
+
+
+def compile_problem() -> str | None:
+    """Why CuPy cannot compile a kernel here (NVRTC or the CUDA headers missing), or None:
+    a trivial kernel is compiled once, as the real ones will be."""
+    try:
+        import cupy
+
+        cupy.RawModule(code=PROBE).get_function("mlmc_probe")
+    except Exception as error:  # CompileException, ImportError of libnvrtc, CUDA errors
+        lines = str(error).strip().splitlines()
+        return f"{type(error).__name__}: {lines[0] if lines else ''}".strip()
+    return None
+
+
 def has_gpu_kernels(option_type: str, method: str) -> bool:
     """True when the CuPy kernels can do this work (European payoffs by MLMC)."""
     return method == "mlmc" and option_type in GPU_KERNEL_TYPES
@@ -53,7 +70,14 @@ def resolve_backend(requested: str, option_type: str, method: str) -> str:
             "run.backend is cupy but CuPy is not installed (pip install 'mlmc_hpc[gpu]') "
             "or sees no GPU; use run.backend: numpy or auto"
         )
-    return "cupy" if usable else "numpy"
+    problem = compile_problem() if usable else None
+    if requested == "cupy" and problem:
+        raise BackendUnavailableError(
+            f"run.backend is cupy but CuPy cannot compile a kernel ({problem}): install "
+            f"NVRTC and the CUDA headers with pip install 'cupy-cuda12x[ctk]' (the gpu extra "
+            f"does) or load the site's CUDA module (docs/cluster.md); or use run.backend: numpy"
+        )
+    return "cupy" if usable and not problem else "numpy"
 
 
 def resolve_batch_timesteps(configured: int | None, backend: str) -> int:

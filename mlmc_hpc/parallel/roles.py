@@ -44,6 +44,9 @@ def launch(prepare: Prepare, job: Job) -> int:
     comm = world()
     if comm is not None:
         return run_distributed(comm, prepare, job)
+    refused = launcher_refusal()
+    if refused is not None:
+        return refused
     try:
         config, context = prepare()
     except ConfigError as error:
@@ -54,6 +57,20 @@ def launch(prepare: Prepare, job: Job) -> int:
         return config_error_exit(error)
     except RunFailedError as failure:
         return failure_exit(failure)
+
+
+def launcher_refusal() -> int | None:
+    """Exit 2 (the first copy saying why in one line) when several copies were launched
+    that each see an MPI world of 1 (:mod:`mlmc_hpc.parallel.launcher`), else None."""
+    from .launcher import launched_copies, mismatch
+    from .mpi import mpi_library_version
+
+    reason = mismatch(mpi_library_version())
+    if reason is None:
+        return None
+    if launched_copies()[1] == 0:
+        config_error_exit(PlacementError(reason), "launch error")
+    return ExitCode.USAGE
 
 
 def run_distributed(comm: Any, prepare: Prepare, job: Job) -> int:
