@@ -91,7 +91,7 @@ CASES = [
     ("mlmc: {epss: 0.1}", "config error: unknown key mlmc.epss; did you mean mlmc.eps?"),
     ("optoin: {S0: 1}", "config error: unknown key optoin; did you mean option?"),
     ("mlmc: 3", "config error: mlmc must be a mapping with keys eps, Lmin, Lmax, N0, theta, "
-     "M, alpha, beta, gamma, convergence, level0, method, mc_steps, randomisations, points0; got 3"),
+     "M, alpha, beta, gamma, convergence, level0, method, mc_steps, randomisations, points0, rel_eps; got 3"),
 ]  # fmt: skip
 
 

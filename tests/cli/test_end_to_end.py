@@ -88,7 +88,8 @@ def test_hdf5_round_trip(tmp_path, capsys):
                 nan_ok = value[key].dtype.kind == "f"
                 assert np.array_equal(value[key], other[key], equal_nan=nan_ok), (name, key)
         else:
-            assert value == other, name
+            both_nan = isinstance(value, float) and np.isnan(value) and np.isnan(other)
+            assert value == other or both_nan, name
 
 
 def test_same_seed_is_bit_identical_and_seed_matters(tmp_path):
