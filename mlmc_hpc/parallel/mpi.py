@@ -39,7 +39,8 @@ from .watchdog import Overdue, Watchdog
 TAG_TASK, TAG_STOP, TAG_RESULT, TAG_ERROR, TAG_ERROR_TEXT = 11, 12, 13, 14, 15
 TRAILER = 5  # level, batch, start, end, compute seconds after the sampler's array
 RESULT_SIZE = N_SUMS + TRAILER  # a level batch's result
-PREFETCH = 2
+PREFETCH = 2  # messages in flight per worker
+MAX_VECTOR = 64  # tasks per message at most
 FAULT_VARIABLE = "MLMC_HPC_FAULT_INJECTION"  # tests only: "raise|kill|stop|memory:RANK"
 
 
@@ -101,10 +102,11 @@ class MPIExecutor(BatchExecutor):
         self.epoch = time.time()  # batch start/end are stored relative to this
 
     def run_tasks(self, tasks: list[Task]) -> list[Outcome]:
-        """Send the tasks to the workers (dynamic pull) and collect their sums, in arrival order."""
+        """Send the tasks to the workers (dynamic pull, several per message) and collect
+        their sums, in arrival order."""
         MPI = self.MPI
         queue = deque(tasks)
-        in_flight: dict[int, deque[Task]] = {w: deque() for w in range(1, self.n_workers + 1)}
+        in_flight: dict[int, deque[list[Task]]] = {w: deque() for w in range(1, self.n_workers + 1)}
         outcomes: list[Outcome] = []
         started, idle_before = time.perf_counter(), self.poller.idle_s
         stopping = ""
@@ -115,12 +117,13 @@ class MPIExecutor(BatchExecutor):
                 stopping = stopping or self.stop_reason() or ""
                 if stopping:
                     return
-                task = queue.popleft()
-                message = np.array([task.level, task.batch, task.n], dtype=np.int64)
-                self.comm.Send(message, dest=worker, tag=TAG_TASK)
+                size = vector_size(len(queue), self.n_workers)
+                vector = [queue.popleft() for _ in range(min(size, len(queue)))]
+                message = np.array([(t.level, t.batch, t.n) for t in vector], dtype=np.int64)
+                self.comm.Send(message.ravel(), dest=worker, tag=TAG_TASK)
                 if not in_flight[worker]:
                     self.watchdog.started(worker)
-                in_flight[worker].append(task)
+                in_flight[worker].append(vector)
 
         def check() -> None:
             nonlocal stopping
@@ -147,26 +150,20 @@ class MPIExecutor(BatchExecutor):
             if tag == TAG_ERROR:
                 text = self.comm.recv(source=worker, tag=TAG_ERROR_TEXT)
                 raise WorkerFailedError(text)
-            task = in_flight[worker].popleft()
+            vector = in_flight[worker].popleft()
             if in_flight[worker]:
-                self.watchdog.started(worker)  # its next batch, queued there, starts now
-            sums, level, batch, start, end, seconds = self._unpack(buffer)
-            if (level, batch) != (task.level, task.batch):
-                raise RuntimeError(f"worker {worker} returned batch {(level, batch)} for {task}")
-            outcomes.append((task, sums, seconds))
-            self.records.append(
-                BatchRecord(
-                    level,
-                    batch,
-                    task.n,
-                    worker,
-                    self.hosts[worker - 1],
-                    start - self.epoch,
-                    end - self.epoch,
-                    seconds,
-                )  # fmt: skip
-            )
-            self._finished(task)
+                self.watchdog.started(worker)  # its next vector, queued there, starts now
+            host = self.hosts[worker - 1]
+            for task, result in zip(vector, unpack_vector(buffer, len(vector)), strict=True):
+                sums, level, batch, start, end, seconds = self._unpack(result)
+                if (level, batch) != (task.level, task.batch):
+                    raise RuntimeError(f"worker {worker} returned batch {(level, batch)} "
+                                       f"for {task}")  # fmt: skip
+                outcomes.append((task, sums, seconds))
+                start, end = start - self.epoch, end - self.epoch
+                self.records.append(BatchRecord(level, batch, task.n, worker, host, start, end,
+                                                seconds))  # fmt: skip
+                self._finished(task)
             dispatch(worker)
         elapsed = time.perf_counter() - started
         if stopping and queue:
@@ -184,8 +181,9 @@ class MPIExecutor(BatchExecutor):
         task = late.task
         steps = task.n * self.watchdog.timesteps(task.level)
         host = self.hosts[late.worker - 1]
+        more = f", the first of {late.tasks} in its message" if late.tasks > 1 else ""
         return (f"worker {late.worker} of {self.world_size} on {host} stopped answering: batch "
-                f"{task.batch} of level {task.level} ({steps:.3g} timesteps) has run "
+                f"{task.batch} of level {task.level} ({steps:.3g} timesteps{more}) has run "
                 f"{late.waited_s:.0f} s, more than the {late.allowed_s:.0f} s allowed "
                 f"(run.stall_floor_s + run.stall_factor x its expected time)")  # fmt: skip
 
@@ -210,33 +208,58 @@ def worker_loop(comm: Any, sampler: Sampler) -> None:
     """Receive a task, compute its sums, send them back; until STOP."""
     from mpi4py import MPI
 
-    task = np.empty(3, dtype=np.int64)
     status = MPI.Status()
     poller = Poller()
     fault = os.environ.get(FAULT_VARIABLE, "")
     while True:
-        poller.wait(comm.Irecv(task, source=0, tag=MPI.ANY_TAG), status)
+        poller.probe(comm, status)
+        message = np.empty(status.Get_count(MPI.INT64_T), dtype=np.int64)
+        comm.Recv(message, source=0, tag=status.Get_tag())
         if status.Get_tag() == TAG_STOP:
             return
-        level, batch, n = (int(x) for x in task)
-        try:
-            _inject_fault(fault, comm.Get_rank())
-            start = time.time()
-            tick = time.perf_counter()
-            result = sampler.sample(level, batch, n)
-            seconds = time.perf_counter() - tick
-            out = np.concatenate([result, (level, batch, start, time.time(), seconds)])
-        except MemoryError:  # one line: which batch did not fit
-            text = f"{worker_header(comm)} {out_of_memory(level, batch, n)}"
-            comm.Send(np.zeros(RESULT_SIZE), dest=0, tag=TAG_ERROR)
-            comm.send(text, dest=0, tag=TAG_ERROR_TEXT)
+        results = []
+        for level, batch, n in message.reshape(-1, 3).tolist():
+            try:
+                _inject_fault(fault, comm.Get_rank())
+                start = time.time()
+                tick = time.perf_counter()
+                result = sampler.sample(level, batch, n)
+                seconds = time.perf_counter() - tick
+                results.append(np.concatenate([result, (level, batch, start, time.time(),
+                                                        seconds)]))  # fmt: skip
+            except MemoryError:  # one line: which batch did not fit
+                text = f"{worker_header(comm)} {out_of_memory(level, batch, n)}"
+                break
+            except Exception:
+                text = worker_header(comm) + "\n" + traceback.format_exc().rstrip()
+                break
+        else:
+            comm.Send(pack_vector(results), dest=0, tag=TAG_RESULT)
             continue
-        except Exception:
-            text = worker_header(comm) + "\n" + traceback.format_exc().rstrip()
-            comm.Send(np.zeros(RESULT_SIZE), dest=0, tag=TAG_ERROR)
-            comm.send(text, dest=0, tag=TAG_ERROR_TEXT)
-            continue
-        comm.Send(out, dest=0, tag=TAG_RESULT)
+        comm.Send(np.zeros(RESULT_SIZE), dest=0, tag=TAG_ERROR)
+        comm.send(text, dest=0, tag=TAG_ERROR_TEXT)
+
+
+def vector_size(queued: int, workers: int) -> int:
+    """Tasks in the next message: a quarter of each worker's share of the queue, at most
+    MAX_VECTOR (several tasks per message lift the master's dispatch rate; small vectors
+    at the end of a request keep the workers balanced)."""
+    return max(1, min(MAX_VECTOR, queued // (4 * PREFETCH * workers)))
+
+
+def pack_vector(results: list[np.ndarray]) -> np.ndarray:
+    """One message for a vector's results: [k, len_1..len_k, result_1, ..., result_k]."""
+    lengths = [len(r) for r in results]
+    return np.concatenate([[len(results), *lengths], *results]).astype(np.float64)
+
+
+def unpack_vector(buffer: np.ndarray, expected: int) -> list[np.ndarray]:
+    """The results of :func:`pack_vector` (RuntimeError unless there are ``expected``)."""
+    k = int(buffer[0])
+    if k != expected:
+        raise RuntimeError(f"a worker returned {k} results for a message of {expected} tasks")
+    ends = np.cumsum([1 + k, *buffer[1 : 1 + k].astype(np.int64)])
+    return [buffer[ends[i] : ends[i + 1]] for i in range(k)]
 
 
 def worker_header(comm: Any) -> str:

@@ -79,8 +79,11 @@ class BatchPlanner:
 def merge_in_order(n_levels: int, outcomes: Sequence[Outcome]) -> list[LevelSums]:
     """Per-level totals of (task, sums, seconds) outcomes, added in (level, batch) order."""
     levels = [LevelSums() for _ in range(n_levels)]
-    for task, sums, seconds in sorted(outcomes, key=lambda o: (o[0].level, o[0].batch)):
-        levels[task.level].add(sums, seconds)
+    ordered = sorted(outcomes, key=lambda o: (o[0].level, o[0].batch))
+    for level, total in enumerate(levels):
+        mine = [(sums, seconds) for task, sums, seconds in ordered if task.level == level]
+        if mine:  # LevelSums.add_many: the bits of adding them one by one, faster
+            total.add_many(np.array([sums for sums, _ in mine]), sum(s for _, s in mine))
     return levels
 
 

@@ -25,12 +25,21 @@ STOP_FLOOR_S = 10.0  # the floor while a stop is pending
 
 @dataclass(frozen=True)
 class Overdue:
-    """The worker (rank) whose batch ``task`` has run ``waited_s`` > ``allowed_s``."""
+    """The worker (rank) whose batch ``task`` (the first of a message of ``tasks``) has run
+    ``waited_s`` > ``allowed_s``."""
 
     worker: int
     task: Task
     waited_s: float
     allowed_s: float
+    tasks: int = 1
+
+
+Unit = Task | Sequence[Task]  # what a worker holds: one batch, or a message of several
+
+
+def _tasks(unit: Unit) -> Sequence[Task]:
+    return (unit,) if isinstance(unit, Task) else unit
 
 
 class Watchdog:
@@ -58,16 +67,18 @@ class Watchdog:
         return self.done / self.busy if self.busy > 0 and self.done > 0 else NOMINAL_RATE
 
     def allowed_s(
-        self, task: Task, records: Sequence[BatchRecord], stopping: bool = False
+        self, unit: Unit, records: Sequence[BatchRecord], stopping: bool = False
     ) -> float:
-        """floor + factor * expected seconds of ``task`` at the measured rate; while a stop
-        is pending the floor is at most STOP_FLOOR_S (the job's end or Slurm's KillWait
-        will not wait two minutes)."""
+        """floor + factor * expected seconds of ``unit`` (a batch, or a message of several
+        run one after the other) at the measured rate; while a stop is pending the floor
+        is at most STOP_FLOOR_S (the job's end or Slurm's KillWait will not wait two
+        minutes)."""
         floor = min(self.floor_s, STOP_FLOOR_S) if stopping else self.floor_s
-        return floor + self.factor * task.n * self.timesteps(task.level) / self.rate(records)
+        cost = sum(task.n * self.timesteps(task.level) for task in _tasks(unit))
+        return floor + self.factor * cost / self.rate(records)
 
     def overdue(
-        self, in_flight: Mapping[int, Sequence[Task]], records: Sequence[BatchRecord],
+        self, in_flight: Mapping[int, Sequence[Unit]], records: Sequence[BatchRecord],
         now: float | None = None, stopping: bool = False,
     ) -> Overdue | None:  # fmt: skip
         """The first worker past its deadline, or None (checked every CHECK_EVERY_S)."""
@@ -75,10 +86,11 @@ class Watchdog:
         if now - self.last_check < CHECK_EVERY_S:
             return None
         self.last_check = now
-        for worker, tasks in in_flight.items():
-            if tasks and worker in self.since:
+        for worker, units in in_flight.items():
+            if units and worker in self.since:
                 waited = now - self.since[worker]
-                allowed = self.allowed_s(tasks[0], records, stopping)
+                allowed = self.allowed_s(units[0], records, stopping)
                 if waited > allowed:
-                    return Overdue(worker, tasks[0], waited, allowed)
+                    oldest = _tasks(units[0])
+                    return Overdue(worker, oldest[0], waited, allowed, len(oldest))
         return None

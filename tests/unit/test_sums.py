@@ -59,3 +59,17 @@ def test_merge_of_two_totals_equals_single_total():
     a.merge(b)
     assert np.allclose(a.totals, whole.totals, rtol=0, atol=1e-15)
     assert a.seconds == whole.seconds == 10.0
+
+
+def test_add_many_is_bit_identical_to_adding_one_by_one():
+    rng = np.random.default_rng(0)
+    for trial in range(100):
+        rows = rng.normal(size=(int(rng.integers(1, 40)), 8)) * 10.0 ** rng.integers(-9, 9, (1, 8))
+        one, many = LevelSums(), LevelSums()
+        one.add(rows[0])
+        many.add(rows[0])
+        for row in rows[1:]:
+            one.add(row)
+        many.add_many(rows[1:])
+        for a, b in zip(one.compensated(), many.compensated(), strict=True):
+            assert np.array_equal(a, b), trial

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from mlmc_hpc.parallel.planning import BatchRecord, Task
@@ -33,3 +34,20 @@ def test_only_a_worker_past_its_deadline_is_overdue():
     dog.started(1, now=5.6)  # worker 1 answered and started its next batch
     assert dog.overdue(in_flight, [], now=5.9) is None  # 0.3 s and 0.9 s: both in time
     assert dog.overdue(in_flight, [], now=6.2).worker == 2  # 1.2 s > 1.0 s
+
+
+def test_a_message_of_several_batches_is_allowed_their_total_time():
+    from mlmc_hpc.parallel.mpi import pack_vector, unpack_vector, vector_size
+
+    dog = Watchdog(2.0, 1.0, lambda level: 2**level)
+    vector = [Task(3, b, 1000) for b in range(4)]  # 4 x 8000 timesteps
+    assert dog.allowed_s(vector, []) == pytest.approx(1.0 + 2.0 * 32000 / NOMINAL_RATE)
+    dog.started(1, now=0.0)
+    late = dog.overdue({1: [vector]}, [], now=10.0)
+    assert (late.worker, late.task, late.tasks) == (1, vector[0], 4)
+    results = [np.arange(13.0), np.arange(20.0) + 1, np.zeros(13)]
+    back = unpack_vector(pack_vector(results), 3)
+    assert all(np.array_equal(a, b) for a, b in zip(results, back, strict=True))
+    with pytest.raises(RuntimeError, match="returned 3 results for a message of 2 tasks"):
+        unpack_vector(pack_vector(results), 2)
+    assert vector_size(100_000, 2) == 64 and vector_size(10, 2) == 1 and vector_size(0, 8) == 1
