@@ -22,13 +22,14 @@ from .errors import ExitCode
 if TYPE_CHECKING:
     from .parallel.stopping import StopRequest
 
-SUBCOMMANDS = ("run", "test", "report", "demo", "risk")
+SUBCOMMANDS = ("run", "test", "report", "demo", "risk", "book")
 EXAMPLES = """examples:
   python -m mlmc_hpc --config spy                        price the SPY preset (run is the default)
   python -m mlmc_hpc configs/tsla.yaml --eps 0.001       a config file, a tighter target
   python -m mlmc_hpc run spy --rel-eps 1e-4              eps = 1 bp of the price
   mpiexec -n 4 python -m mlmc_hpc --config spy           one master and three workers
   python -m mlmc_hpc risk --config notebook_var          portfolio VaR and CVaR
+  python -m mlmc_hpc book configs/book.yaml              a book of contracts in one job
   python -m mlmc_hpc report results/spy.h5 --plot figs   tables and figures
   python -m mlmc_hpc <command> --help                    the flags of one command
 """
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None, stop: StopRequest | None = None) -> int:
     if args.command not in SUBCOMMANDS:
         return ExitCode.USAGE
     args.stop = stop
-    if stop is not None and args.command not in ("run", "risk"):
+    if stop is not None and args.command not in ("run", "risk", "book"):
         stop.uninstall()
         if stop.signal_name:
             print(f"received {stop.signal_name} before the start; not started",

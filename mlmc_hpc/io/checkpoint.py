@@ -150,7 +150,12 @@ def read_checkpoint(path: str | Path, config: Config) -> Resume:
     path = Path(path)
     if not path.is_file():
         raise ResumeError(f"--resume: {path} does not exist; run without --resume to start")
-    saved = _load(path, "--resume")
+    return resume_from(_load(path, "--resume"), config, str(path))
+
+
+def resume_from(saved: RunResult, config: Config, path: str) -> Resume:
+    """The saved state of the unfinished ``saved`` run (from ``path``: a file, or a book's
+    contract), checked against ``config`` (ResumeError naming ``path`` otherwise)."""
     if saved.finished or not saved.checkpoint:
         raise ResumeError(
             f"--resume: {path} holds a finished run (price {saved.price:.6g}); nothing to resume"

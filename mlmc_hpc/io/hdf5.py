@@ -25,8 +25,12 @@ from .metadata import DATASETS, FORMAT_VERSION, ROOT, dimensions
 INDEX_MARK = "mlmc_hpc_index"  # a dimension scale written only to name an axis
 
 
+Contents = tuple[dict[str, Any], dict[str, dict]]  # (attributes, {group: {dataset: array}})
+
+
 def write_hdf5(path: str | Path, attrs: dict[str, Any], groups: dict[str, dict],
-               axes: dict[str, tuple[str, ...]] | None = None) -> Path:  # fmt: skip
+               axes: dict[str, tuple[str, ...]] | None = None,
+               nested: dict[str, Contents] | None = None) -> Path:  # fmt: skip
     """Root attributes and groups of datasets, built in memory, written to a temp file beside
     ``path`` and renamed over it, so the target is only ever replaced by a complete file.
     HDF5 never touches the disk itself (it can crash when a write fails as it closes the
@@ -34,35 +38,52 @@ def write_hdf5(path: str | Path, attrs: dict[str, Any], groups: dict[str, dict],
 
     The file describes itself (:mod:`mlmc_hpc.io.metadata`): ``format_version``, units and
     descriptions, and dimension scales naming every axis outside ``checkpoint`` (``axes``
-    overrides a group's first-axis name, e.g. ``{"levels": ("confidence",)}``)."""
+    overrides a group's first-axis name, e.g. ``{"levels": ("confidence",)}``). ``nested``
+    writes more such contents below the root, e.g. ``{"contracts/c1": (attrs, groups)}``."""
     import h5py
 
     path = Path(path)
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as h5:
         h5.attrs["format_version"] = FORMAT_VERSION
-        for name, value in attrs.items():
-            h5.attrs[name] = _attribute(value)
-        described = [name for name in attrs if name in ROOT]
-        h5.attrs["units"] = json.dumps({name: ROOT[name][0] for name in described})
-        h5.attrs["descriptions"] = json.dumps({name: ROOT[name][1] for name in described})
-        for group_name, contents in groups.items():
-            group = h5.create_group(group_name)
-            for key, values in contents.items():
-                values = np.asarray(values)
-                if values.dtype.kind == "U":
-                    values = values.astype(h5py.string_dtype())
-                dataset = group.create_dataset(key, data=values)
-                if f"{group_name}/{key}" in DATASETS:
-                    unit, description = DATASETS[f"{group_name}/{key}"]
-                    dataset.attrs["units"], dataset.attrs["description"] = unit, description
-            if group_name != "checkpoint":
-                _name_axes(group, (axes or {}).get(group_name))
+        fill(h5, attrs, groups, axes)
+        for name, (sub_attrs, sub_groups) in (nested or {}).items():
+            fill(h5.require_group(name), sub_attrs, sub_groups, axes)
+    return atomic_write(path, buffer.getbuffer())
+
+
+def fill(node: Any, attrs: dict[str, Any], groups: dict[str, dict],
+         axes: dict[str, tuple[str, ...]] | None = None) -> None:  # fmt: skip
+    """Attributes, their units and descriptions, and groups of described datasets with
+    named axes, into an h5py file or group ``node``."""
+    import h5py
+
+    for name, value in attrs.items():
+        node.attrs[name] = _attribute(value)
+    described = [name for name in attrs if name in ROOT]
+    node.attrs["units"] = json.dumps({name: ROOT[name][0] for name in described})
+    node.attrs["descriptions"] = json.dumps({name: ROOT[name][1] for name in described})
+    for group_name, contents in groups.items():
+        group = node.create_group(group_name)
+        for key, values in contents.items():
+            values = np.asarray(values)
+            if values.dtype.kind == "U":
+                values = values.astype(h5py.string_dtype())
+            dataset = group.create_dataset(key, data=values)
+            if f"{group_name}/{key}" in DATASETS:
+                unit, description = DATASETS[f"{group_name}/{key}"]
+                dataset.attrs["units"], dataset.attrs["description"] = unit, description
+        if group_name != "checkpoint":
+            _name_axes(group, (axes or {}).get(group_name))
+
+
+def atomic_write(path: Path, data: Any) -> Path:
+    """``data`` (bytes) to a temp file beside ``path``, synced, then renamed over it."""
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(temporary, "wb") as stream:
-            stream.write(buffer.getbuffer())
+            stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
@@ -81,7 +102,7 @@ def _name_axes(group: Any, override: tuple[str, ...] | None) -> None:
     new index dataset 0..n-1 marked :data:`INDEX_MARK` (left out by :func:`read_hdf5`)."""
     for key in list(group):
         dataset = group[key]
-        names = dimensions(group.name.strip("/"), key, dataset.ndim)
+        names = dimensions(group.name.rsplit("/", 1)[-1], key, dataset.ndim)
         if override and dataset.ndim == len(override):
             names = override
         for axis, name in enumerate(names):
@@ -115,15 +136,22 @@ def read_hdf5(path: str | Path) -> tuple[dict[str, Any], dict[str, dict[str, np.
     import h5py
 
     with h5py.File(path, "r") as h5:
-        attrs = {name: _plain(value) for name, value in h5.attrs.items()
-                 if name not in ("format_version", "units", "descriptions")}  # fmt: skip
-        groups = {
-            name: {
-                key: _decoded(item[key][()]) for key in item if INDEX_MARK not in item[key].attrs
-            }  # fmt: skip
-            for name, item in h5.items()
-            if isinstance(item, h5py.Group)
-        }
+        return read_node(h5)
+
+
+def read_node(node: Any) -> Contents:
+    """(attributes, {group: {dataset: array}}) of an h5py file or group written by
+    :func:`fill`; subgroups deeper than one level are not read."""
+    import h5py
+
+    attrs = {name: _plain(value) for name, value in node.attrs.items()
+             if name not in ("format_version", "units", "descriptions")}  # fmt: skip
+    groups = {
+        name: {key: _decoded(item[key][()]) for key in item
+               if isinstance(item[key], h5py.Dataset) and INDEX_MARK not in item[key].attrs}
+        for name, item in node.items()
+        if isinstance(item, h5py.Group)
+    }  # fmt: skip
     return attrs, groups
 
 
@@ -159,6 +187,8 @@ def file_kind(path: str | Path) -> str | None:
     with h5py.File(path, "r") as h5:
         if "convergence" in h5:
             return "test"
+        if "book" in h5 and "contracts" in h5:
+            return "book_checkpoint" if not h5.attrs.get("finished", True) else "book"
         if "histogram" in h5 and "tail" in h5:
             return "risk_checkpoint" if "checkpoint" in h5 else "risk"
         if "levels" not in h5:
@@ -179,10 +209,10 @@ def check_writable(output: str | Path, overwrite: bool = False, resume: bool = F
     refuse_directory(output)
     if path.exists() or path.is_symlink():
         kind = existing_kind(path)
-        if kind in ("run", "test", "risk") and not overwrite:
+        if kind in ("run", "test", "risk", "book") and not overwrite:
             raise ConfigError(f"run.output {output} holds a finished {kind} result; pass "
                               f"--overwrite to replace it, or write elsewhere")  # fmt: skip
-        if kind in ("checkpoint", "risk_checkpoint") and not resume:
+        if kind in ("checkpoint", "risk_checkpoint", "book_checkpoint") and not resume:
             raise ResumeError(f"run.output {output} holds an unfinished run; continue it with "
                               f"--resume, or write elsewhere with --output")  # fmt: skip
     parent = path.parent

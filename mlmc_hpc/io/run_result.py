@@ -176,21 +176,30 @@ class RunResult:
             raise ValueError(f"table must be levels, iterations or batches, got {table!r}")
         return dict(getattr(self, table))
 
-    def save(self, path: str | Path) -> Path:
-        """Write atomically; the target is replaced only by a complete file."""
+    def contents(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """(attributes, groups) as written: the checkpoint signed (mlmc_hpc.io.integrity),
+        absent when finished."""
         attrs = {name: getattr(self, name) for name in ROOT_ATTRS}
         groups = {name: getattr(self, name) for name in GROUPS}
         if not groups["checkpoint"]:
             del groups["checkpoint"]
-        else:  # signed: a resume refuses a damaged checkpoint (mlmc_hpc.io.integrity)
+        else:  # signed: a resume refuses a damaged checkpoint
             signature = checksum(self.config, self.wall_time_s, self.resumed, groups)
             groups["checkpoint"] = {**groups["checkpoint"], "checksum": np.array(signature)}
-        return write_hdf5(path, attrs, groups)
+        return attrs, groups
+
+    def save(self, path: str | Path) -> Path:
+        """Write atomically; the target is replaced only by a complete file."""
+        return write_hdf5(path, *self.contents())
 
     @classmethod
     def load(cls, path: str | Path) -> RunResult:
         """Read a file written by :meth:`save`; attributes it lacks keep their defaults."""
-        attrs, groups = read_hdf5(path)
+        return cls.from_contents(*read_hdf5(path))
+
+    @classmethod
+    def from_contents(cls, attrs: dict[str, Any], groups: dict[str, dict[str, Any]]) -> RunResult:
+        """The result of :meth:`contents` read back (a file, or a book's contract group)."""
         values: dict[str, Any] = {}
         for f in fields(cls):
             if f.name in GROUPS:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..config.book import BookConfig
 from ..config.risk_schema import RiskConfig
 from ..config.schema import Config
 from .gbm import level_cost
@@ -22,7 +23,7 @@ from .sampler import Sampler
 
 __all__ = ["AnyConfig", "Sampler", "batch_shape", "level_cost", "make_sampler", "reference_price"]
 
-AnyConfig = Config | RiskConfig  # what a job of the executors is configured by
+AnyConfig = Config | RiskConfig | BookConfig  # what a job of the executors is configured by
 
 
 def batch_shape(config: AnyConfig) -> tuple[int, Callable[[int], int]]:
@@ -30,6 +31,10 @@ def batch_shape(config: AnyConfig) -> tuple[int, Callable[[int], int]]:
     a pricing run, scenarios (cost 1) for a risk run."""
     if isinstance(config, RiskConfig):
         return config.run.batch_scenarios, _one
+    if isinstance(config, BookConfig):
+        from .book_sampler import book_cost
+
+        return config.run.batch_timesteps, book_cost(config)
     return config.run.batch_timesteps, level_cost(config.mlmc)
 
 
@@ -44,6 +49,10 @@ def make_sampler(config: AnyConfig) -> Sampler:
         from .risk_sampler import RiskSampler
 
         return RiskSampler(config)
+    if isinstance(config, BookConfig):
+        from .book_sampler import BookSampler
+
+        return BookSampler(config, make_sampler)  # type: ignore[arg-type]
     option, settings, seed = config.option, config.mlmc, config.run.seed
     if settings.method == "mc":
         from .plain import PlainMCSampler

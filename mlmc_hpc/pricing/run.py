@@ -33,12 +33,15 @@ def run_pricing(
     warn: Callable[[str], None] | None = None,
     resume: Resume | None = None,
     checkpoint_path: str | None = None,
+    on_checkpoint: Callable[[RunResult], None] | None = None,
 ) -> RunResult:
     """Run (or continue, from ``resume``) the adaptive loop on ``executor``; the result.
 
     With ``checkpoint_path`` the unfinished result is rewritten there (atomically) after
     every iteration. If the executor is told to stop, the returned result is unfinished and
-    ``interrupted``, with a checkpoint holding the batches already computed. A request past
+    ``interrupted``, with a checkpoint holding the batches already computed.
+    ``on_checkpoint(result)`` receives the unfinished result after every iteration (a book
+    collects its contracts' checkpoints so). A request past
     ``run.max_timesteps`` is a ConfigError before it starts (:mod:`mlmc_hpc.pricing.budget`).
     """
     started = time.perf_counter()
@@ -80,8 +83,13 @@ def run_pricing(
         return assemble(config, state.estimate(), executor, elapsed(), flags, group)
 
     def save_checkpoint(current: State) -> None:
-        if checkpoint_path and not current.finished:
-            unfinished().save(checkpoint_path)
+        if current.finished or not (checkpoint_path or on_checkpoint):
+            return
+        result = unfinished()
+        if checkpoint_path:
+            result.save(checkpoint_path)
+        if on_checkpoint:
+            on_checkpoint(result)
 
     def spent() -> float:
         return float(sum(level.cost for level in state.levels))
