@@ -248,6 +248,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "stall_factor": positive,
         "stall_floor_s": positive,
         "progress_s": positive,
+        "node_masters_above": int_at_least(0, 1 << 24),
     },
 }
 

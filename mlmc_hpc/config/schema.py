@@ -74,6 +74,7 @@ class RunSpec:
     stall_factor: float = 20.0  # a worker's batch may take floor + factor x its expected time
     stall_floor_s: float = 120.0
     progress_s: float = 10.0  # not on a terminal: a progress line this often inside a request
+    node_masters_above: int = 64  # MPI: per-node sub-masters from this many workers; 0 never
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from .run_result import RunResult
 FORMAT = 1
 # Keys that may change between the interrupted run and its continuation.
 FREE_KEYS = ("name", "run.output", "run.end_margin_s", "run.max_timesteps", "run.stall_factor",
-             "run.stall_floor_s", "run.progress_s")  # fmt: skip
+             "run.stall_floor_s", "run.progress_s", "run.node_masters_above")  # fmt: skip
 EXECUTOR_KEYS = ("next_batch", "pending_tasks", "pending_sums", "pending_seconds")
 
 

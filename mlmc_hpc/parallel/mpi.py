@@ -220,7 +220,7 @@ def worker_loop(comm: Any, sampler: Sampler) -> None:
         results = []
         for level, batch, n in message.reshape(-1, 3).tolist():
             try:
-                _inject_fault(fault, comm.Get_rank())
+                _inject_fault(fault, MPI.COMM_WORLD.Get_rank())
                 start = time.time()
                 tick = time.perf_counter()
                 result = sampler.sample(level, batch, n)

@@ -110,10 +110,27 @@ def worker(comm: Any) -> int:
     device = worker_device(config.run.backend, comm)
     sampler = make_sampler(config)
     comm.gather((socket.gethostname(), device, time.perf_counter() - started), root=0)
-    if comm.bcast(None, root=0) != "go":
+    signal = comm.bcast(None, root=0)
+    if signal not in ("go", "go by node"):
         return ExitCode.USAGE
+    if signal == "go by node":  # per-node sub-masters (mlmc_hpc.parallel.hierarchy)
+        from .hierarchy import serve
+
+        serve(comm, sampler, batch_shape(config), stall_of(config))
+        return ExitCode.OK
     worker_loop(comm, sampler)
     return ExitCode.OK
+
+
+def stall_of(config: AnyConfig) -> tuple[float, float]:
+    """(run.stall_factor, run.stall_floor_s)."""
+    return config.run.stall_factor, config.run.stall_floor_s
+
+
+def by_node(config: AnyConfig, workers: int) -> bool:
+    """Per-node sub-masters from run.node_masters_above workers on (never for 0)."""
+    above = getattr(config.run, "node_masters_above", 0)
+    return bool(above) and workers >= above
 
 
 def check_placement(config: AnyConfig, workers: list[tuple[str, str, float]]) -> None:
@@ -147,9 +164,14 @@ def master(comm: Any, prepare: Prepare, job: Job) -> int:
     except ConfigError as error:
         comm.bcast("stop", root=0)
         return config_error_exit(error)
-    comm.bcast("go", root=0)
-    executor = MPIExecutor(comm, *batch_shape(config), workers,
-                           (config.run.stall_factor, config.run.stall_floor_s))  # fmt: skip
+    hierarchical = by_node(config, len(workers))
+    comm.bcast("go by node" if hierarchical else "go", root=0)
+    if hierarchical:
+        from .hierarchy import top_executor
+
+        executor = top_executor(comm, workers, batch_shape(config), stall_of(config))
+    else:
+        executor = MPIExecutor(comm, *batch_shape(config), workers, stall_of(config))
     try:
         code = job(config, context, executor)
     except WorkerFailedError as failure:
