@@ -10,6 +10,7 @@ not import NumPy)::
 
 - :func:`price` -- price one option (dict, YAML path or preset name, plus keyword overrides)
 - :func:`risk` -- VaR and CVaR of a portfolio with confidence intervals (:class:`RiskResult`)
+- :func:`price_book` -- a whole book of contracts in one job (:class:`BookResult`)
 - :func:`load_config` -- the validated, fully resolved :class:`Config`
 - :class:`RunResult` -- the result, in memory or loaded from its HDF5 file
 - :class:`ConfigError` -- bad input (a ``ValueError`` with a one-line message)
@@ -26,12 +27,15 @@ if TYPE_CHECKING:
     from .config.loading import load_config
     from .config.loading import preset_names as presets
     from .config.schema import Config
+    from .io.book_result import BookResult
     from .io.risk_result import RiskResult
     from .io.run_result import RunResult
     from .pricing.api import price
+    from .pricing.book_api import price_book
     from .pricing.risk_api import risk
 
 __all__ = [
+    "BookResult",
     "Config",
     "ConfigError",
     "ExitCode",
@@ -41,6 +45,7 @@ __all__ = [
     "load_config",
     "presets",
     "price",
+    "price_book",
     "risk",
 ]
 
@@ -52,6 +57,8 @@ _LAZY = {
     "RunResult": ("io.run_result", "RunResult"),
     "risk": ("pricing.risk_api", "risk"),
     "RiskResult": ("io.risk_result", "RiskResult"),
+    "price_book": ("pricing.book_api", "price_book"),
+    "BookResult": ("io.book_result", "BookResult"),
 }
 
 

@@ -23,6 +23,7 @@ from ..io.lock import acquire, lock_path, release
 from ..parallel.executor import BatchExecutor
 from ..parallel.roles import launch
 from ..pricing.book_run import run_book
+from ..pricing.rel_eps import resolve_book_rel_eps
 from .base import add_config_argument, config_source, live_progress, stop_request
 
 BOOK_EXAMPLES = """examples:
@@ -61,7 +62,7 @@ def book_config_from_args(args: argparse.Namespace) -> BookConfig:
                        ("run.backend", args.backend)):  # fmt: skip
         if value is not None:
             overrides.append(parse_assignment(f"{key}={value}"))
-    return load_book_config(source, overrides)
+    return resolve_book_rel_eps(load_book_config(source, overrides))
 
 
 def prepare(args: argparse.Namespace) -> tuple[BookConfig, BookResult | None]:

@@ -12,7 +12,8 @@ contracts:                   # a list, or the path of a CSV file (relative to th
 
 A contract holds the option keys (``type``, ``S0``, ``K``, ``T``, ``r``, ``sigma``, ``barrier``,
 ``payout``, ``average``; missing ones come from the packaged defaults) and optionally
-``name`` (default ``c<row>``, row counted from 1), ``eps`` and ``seed``. Every contract is
+``name`` (default ``c<row>``, row counted from 1), ``eps``, ``rel_eps`` (eps as a fraction
+of the contract's pilot price, :mod:`mlmc_hpc.pricing.rel_eps`) and ``seed``. Every contract is
 validated as a whole pricing config before anything runs; an error names the row (the
 CSV line) and the contract. A contract's seed, unless given, is derived from ``run.seed``
 and its name (:func:`contract_seed`), so contracts draw different streams and a contract
@@ -39,7 +40,7 @@ from .schema import Config
 from .yamlfile import read_config_text
 
 CONTRACT_KEYS = ("type", "S0", "K", "T", "r", "sigma", "barrier", "payout", "average")
-EXTRA_KEYS = ("name", "eps", "seed")
+EXTRA_KEYS = ("name", "eps", "rel_eps", "seed")
 MAX_CONTRACTS = 100_000
 LEVEL_SLOTS = 64  # a book task's level is contract * LEVEL_SLOTS + level (Lmax <= 40)
 
@@ -109,8 +110,9 @@ def contract_config(base_data: dict[str, Any], row: Mapping[str, Any], index: in
         raise ConfigError(f"name must be a non-empty name without '/', got {show(name)}")
     option = {k: v for k, v in row.items() if k in CONTRACT_KEYS}
     data = merge(base_data, {"name": name, "option": option})
-    if row.get("eps") is not None:
-        data = merge(data, {"mlmc": {"eps": row["eps"]}})
+    for key in ("eps", "rel_eps"):
+        if row.get(key) is not None:
+            data = merge(data, {"mlmc": {key: row[key]}})
     given = row.get("seed")
     data = merge(data, {"run": {"seed": contract_seed(seed, name) if given is None else given}})
     return build(data, probe=False)

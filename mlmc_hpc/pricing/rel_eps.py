@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from ..config.book import BookConfig
 from ..config.schema import Config
 from ..errors import ConfigError
 from ..models.closed_forms import geometric_asian_call
@@ -44,3 +45,15 @@ def resolve_rel_eps(config: Config) -> Config:
         raise ConfigError(f"mlmc.rel_eps: the pilot price ({how}) is {pilot:.3g}, so a "
                           f"relative target means nothing; give mlmc.eps instead")  # fmt: skip
     return dataclasses.replace(config, mlmc=dataclasses.replace(config.mlmc, eps=eps))
+
+
+def resolve_book_rel_eps(book: BookConfig) -> BookConfig:
+    """Every contract of ``book`` with its relative target resolved (a contract names the
+    book's rows in its errors)."""
+    contracts = []
+    for contract in book.contracts:
+        try:
+            contracts.append(resolve_rel_eps(contract))
+        except ConfigError as error:
+            raise ConfigError(f"contract {contract.name}: {error}") from None
+    return dataclasses.replace(book, contracts=tuple(contracts))
