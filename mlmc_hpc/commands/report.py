@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ExitCode, config_error_exit
+from ..io.book_result import BookResult
 from ..io.hdf5 import file_kind
 from ..io.risk_result import RiskResult
 from ..io.run_result import RunResult
@@ -40,7 +41,9 @@ def csv_tables(runs: list[tuple[str, RunResult]], tests: list[tuple[str, TestRes
     written = []
     for path, run in runs:
         tables = {"levels": run.levels, "iterations": run.iterations, "batches": run.batches}
-        written += write_csv(tables, directory, Path(path).stem)
+        file, _, contract = path.partition(":")
+        written += write_csv(tables, directory, Path(file).stem + (f"_{contract}" if contract
+                                                                    else ""))  # fmt: skip
     for path, test in tests:
         tables = {"convergence": test.convergence, "complexity": test.complexity}
         written += write_csv(tables, directory, Path(path).stem)
@@ -68,6 +71,9 @@ def load_results(paths: list[str]) -> Loaded:
             tests.append((path, TestResult.load(path)))
         elif kind in ("risk", "risk_checkpoint"):
             risks.append((path, RiskResult.load(path)))
+        elif kind in ("book", "book_checkpoint"):  # its contracts, as run results
+            book = BookResult.load(path)
+            runs += [(f"{path}:{name}", run) for name, run in book.results.items()]
         else:
             runs.append((path, RunResult.load(path)))
     return runs, tests, risks

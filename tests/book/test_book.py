@@ -130,3 +130,24 @@ def _write(tmp_path, data):
     path = tmp_path / "book.yaml"
     path.write_text(yaml.safe_dump(data))
     return str(path)
+
+
+def test_the_packaged_example_book_runs_and_reports(tmp_path):
+    from tests.helpers import ROOT, run_cli
+
+    out = tmp_path / "b.h5"
+    done = run_cli("book", str(ROOT / "configs/book.yaml"), "--output", str(out), "--json",
+                   "--quiet")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["contracts"] == 8 and summary["converged_count"] == 8
+    for row in summary["book"]:  # rel_eps 1e-3 of each contract's own price
+        assert row["eps"] < 2e-3 * row["price"] and abs(row["std_error"]) < row["eps"]
+    report = run_cli("report", str(out), "--csv", str(tmp_path / "csv"))
+    assert report.returncode == 0, report.stderr
+    assert f"{out}:spy-dao" in report.stdout
+    assert (tmp_path / "csv" / "b_spy-dao_levels.csv").exists()
+    with h5py.File(out) as h5:
+        assert (
+            h5.attrs["format_version"] == 2 and list(h5["book/name"].asstr()[()])[0] == "spx-c-95"
+        )
