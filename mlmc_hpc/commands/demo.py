@@ -46,11 +46,12 @@ STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 def add_parser(commands: Any) -> None:
     """The ``demo`` sub-command and its flags."""
     demo = commands.add_parser("demo", help="live demo: one problem, progress, speedup")
-    demo.add_argument("--preset", help="a packaged preset: aapl | giles | spy | tsla "
-                      "(answers the parameter questions)")  # fmt: skip
+    demo.add_argument("--preset", metavar="{aapl,giles,spy,tsla}",
+                      help="a packaged preset (answers the parameter questions)")  # fmt: skip
     for name in PARAMETERS:
         demo.add_argument(f"--{name}", help=f"{name} (overrides the preset)")
-    demo.add_argument("--type", help="option type (default call)")
+    demo.add_argument("--type", metavar="{call,put,asian,lookback,digital,barrier}",
+                      help="option type (default call)")  # fmt: skip
     demo.add_argument("--workers", help="workers for the parallel run (default: the physical "
                       "cores, at most 8 outside a Slurm job)")  # fmt: skip
     demo.add_argument("--no-compare", action="store_true",
