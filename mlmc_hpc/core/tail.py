@@ -100,9 +100,10 @@ class TailSums:
 
     def settle(self) -> np.ndarray:
         """The kept losses above T, sorted (merges what :meth:`add` collected)."""
-        if self._new:
-            merged = np.sort(np.concatenate([self.tail, *self._new]))
-            self.tail = merged[np.searchsorted(merged, self.threshold, side="right") :]
+        if self._new:  # each piece is sorted: prune each, then a run-merging (stable) sort
+            pieces = [p[np.searchsorted(p, self.threshold, side="right") :]
+                      for p in (self.tail, *self._new)]  # fmt: skip
+            self.tail = np.sort(np.concatenate(pieces), kind="stable")
             self._new = []
         return self.tail
 

@@ -32,6 +32,7 @@ from ..parallel.planning import Task
 from ..parallel.stopping import slurm_job
 
 FIRST_SCENARIOS = 1 << 18  # the first iteration (in whole batches)
+CHECKPOINT_EVERY_S = 10.0  # later checkpoints at most this often (a stop always saves)
 FIXED_GROWTH = 4
 Progress = Callable[[int, RiskState, list[TailEstimate | None]], None]
 
@@ -76,14 +77,17 @@ def run_risk(
     checkpoint_path: str | None = None,
 ) -> RiskResult:
     """Run (or continue, from ``resume``) the iterations on ``executor``; the result. With
-    ``checkpoint_path`` the unfinished result is rewritten there after every iteration; a
-    stop returns an unfinished, ``interrupted`` result holding the batches merged so far."""
+    ``checkpoint_path`` the unfinished result is written there after the first iteration and
+    then at most every CHECKPOINT_EVERY_S seconds (it holds the kept tail: rewriting it after
+    every iteration cost more than the sampling of short runs); a stop returns an
+    unfinished, ``interrupted`` result holding the batches merged so far."""
     started = time.perf_counter()
     previous_s, resumed = (resume.elapsed_s, resume.resumed) if resume else (0.0, 0)
     state = resume.state if resume else RiskState(target=first_target(config))
     if resume:
         executor.resume_records(resume.batches, resume.elapsed_s)
     said: list[str] = []
+    last_saved = time.monotonic()
 
     def elapsed() -> float:
         return previous_s + time.perf_counter() - started
@@ -114,8 +118,10 @@ def run_risk(
             )
         else:
             state.target = min(fixed, state.target * FIXED_GROWTH)
-        if checkpoint_path:
+        if checkpoint_path and (len(state.iterations) == 1 or
+                                time.monotonic() - last_saved >= CHECKPOINT_EVERY_S):  # fmt: skip
             result(finished=False).save(checkpoint_path)
+            last_saved = time.monotonic()
     if None in found:
         p = config.risk.confidence[found.index(None)]
         raise RunFailedError(
