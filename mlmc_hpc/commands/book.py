@@ -15,9 +15,10 @@ import sys
 from typing import Any
 
 from ..config.book import BookConfig, load_book_config
-from ..config.loading import parse_assignment
+from ..config.loading import load_config_text, parse_assignment
 from ..errors import ConfigError, ExitCode, ResumeError
 from ..io.book_result import BookResult
+from ..io.checkpoint import config_differences, resume_from
 from ..io.hdf5 import check_writable
 from ..io.lock import acquire, lock_path, release
 from ..parallel.executor import BatchExecutor
@@ -85,10 +86,31 @@ def prepare(args: argparse.Namespace) -> tuple[BookConfig, BookResult | None]:
         if any(name not in names for name in stored) or saved.contracts != len(names):
             raise ResumeError(f"--resume: the contracts do not match {output}; rerun with the "
                               f"original book or write elsewhere with --output")  # fmt: skip
+        check_saved_contracts(book, saved, output)
         return book, saved
     except ConfigError:
         release(lock)
         raise
+
+
+def check_saved_contracts(book: BookConfig, saved: BookResult, output: str) -> None:
+    """ResumeError unless every saved contract (finished or not) has its row's config, and
+    every unfinished one a checkpoint that resumes (checked before any work)."""
+    for contract in book.contracts:
+        prior = saved.results.get(contract.name)
+        if prior is None:
+            continue
+        where = f"{output} contract {contract.name}"
+        if not prior.finished:
+            resume_from(prior, contract, where)  # its checks: damage, checksum, config
+            continue
+        try:
+            differences = config_differences(load_config_text(prior.config), contract)
+        except ValueError:
+            differences = ["its stored config cannot be read"]
+        if differences:
+            raise ResumeError(f"--resume: {where} does not match the book: {differences[0]}; "
+                              f"rerun with the original book or write elsewhere")  # fmt: skip
 
 
 def main(args: argparse.Namespace) -> int:

@@ -64,8 +64,9 @@ def summarise(losses: np.ndarray, scale: float, lowest: float) -> np.ndarray:
     k = kept(n, lowest)
     top = np.sort(np.partition(losses, n - k)[n - k :])
     counts = np.bincount(bin_of(losses * (1.0 / scale)), minlength=N_BINS)
+    threshold = float(top[0]) if k < n else -math.inf  # all kept: every loss is exact
     header = [n, float(np.sum(losses)), float(np.dot(losses, losses)), float(losses.min()),
-              float(losses.max()), float(top[0]), k]  # fmt: skip
+              float(losses.max()), threshold, k]  # fmt: skip
     return np.concatenate([np.array(header, dtype=np.float64), counts.astype(np.float64), top])
 
 
@@ -152,12 +153,17 @@ def binomial_ppf(q: float, n: int, p: float) -> int:
     return low + int(np.searchsorted(cdf, q * (1.0 - 1e-12)))
 
 
+def ceil_fraction(p: float, n: int) -> int:
+    """ceil(p n) for p as written (0.95 is 95/100, not its binary neighbour), exactly."""
+    digits = f"{p:.17g}" if "e" in repr(p) else repr(p)
+    whole, _, fraction = digits.partition(".")
+    numerator, denominator = int(whole + fraction), 10 ** len(fraction)
+    return -(-numerator * n // denominator)
+
+
 def ranks(n: int, p: float) -> tuple[int, int, int]:
     """1-based ranks (r, ceil(p n), s) of the 95% CI's ends and of VaR_p among n losses."""
-    product = p * n  # ceil(p n), where p n is an integer computed with a rounding error
-    point = (
-        round(product) if abs(product - round(product)) <= 1e-9 * product else math.ceil(product)
-    )
+    point = ceil_fraction(p, n)
     low = max(1, binomial_ppf(0.025, n, p))
     high = min(n, binomial_ppf(0.975, n, p) + 1)
     return low, max(1, point), high

@@ -29,7 +29,7 @@ from .risk_result import RiskResult
 
 FORMAT = 1
 FREE_KEYS = ("name", "run.output", "run.end_margin_s", "run.stall_factor", "run.stall_floor_s",
-             "run.progress_s", "risk.max_scenarios")  # fmt: skip
+             "run.progress_s")  # fmt: skip
 
 
 def risk_checkpoint_group(state: RiskState) -> dict[str, np.ndarray]:

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..config.risk_schema import RiskConfig
 from ..core.tail import summarise
+from ..errors import SamplingError
 from .portfolio import Book, book, losses, risk_generator
 
 
@@ -39,4 +40,8 @@ class RiskSampler:
 
     def sample(self, level: int, batch: int, n: int) -> np.ndarray:
         """The tail summary of batch ``batch`` (``level`` is always 0)."""
-        return summarise(self.losses(batch, n), self.scale, self.lowest)
+        losses = self.losses(batch, n)
+        if not np.all(np.isfinite(losses)):
+            raise SamplingError(f"batch {batch} of the risk scenarios gave a loss that is NaN or "
+                                f"infinite (an overflowing price at the horizon)")  # fmt: skip
+        return summarise(losses, self.scale, self.lowest)

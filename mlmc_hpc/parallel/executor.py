@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..config.schema import Config
 from ..core.sums import N_SUMS, LevelSums
 from ..errors import RunFailedError
 from ..models.registry import AnyConfig, Sampler, batch_shape, make_sampler
@@ -172,16 +171,17 @@ class BatchExecutor:
         self.records = records_from_table(batches)
         self.origin -= elapsed_s
 
-    def check_can_run(self, config: Config) -> None:
+    def check_can_run(self, config: AnyConfig) -> None:
         """ValueError unless this executor would run ``config`` as written: it must not have
         run before (its batch counters would go on, so the streams would differ from the
         stored seed's), and its batch size (and seed, where it knows it) must be the config's."""
         if self.records or any(self.planner.next_batch):
             raise ValueError("this executor has already run; pass a new one for each price()")
-        if self.planner.batch_timesteps != config.run.batch_timesteps:
+        size = batch_shape(config)[0]
+        if self.planner.batch_timesteps != size:
             raise ValueError(
-                f"the executor cuts batches of {self.planner.batch_timesteps} timesteps but "
-                f"run.batch_timesteps is {config.run.batch_timesteps}; build it from this config"
+                f"the executor cuts batches of {self.planner.batch_timesteps} units but the "
+                f"config's batch size is {size}; build it from this config"
             )
         if self.seed is not None and self.seed != config.run.seed:
             raise ValueError(

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 import traceback
 from typing import Any
 
@@ -27,12 +26,14 @@ import numpy as np
 
 from ..errors import WorkerFailedError, WorkerStalledError
 from .mpi import (
+    MAX_VECTOR,
     RESULT_SIZE,
     TAG_ERROR,
     TAG_ERROR_TEXT,
     TAG_RESULT,
     TAG_STOP,
     MPIExecutor,
+    compute_task,
     pack_vector,
     worker_header,
     worker_loop,
@@ -63,7 +64,8 @@ def split(comm: Any) -> tuple[Any, Any]:
     from mpi4py import MPI
 
     rank = comm.Get_rank()
-    color = node_color(comm) if rank else -1  # every rank takes part in the collectives
+    color = node_color(comm)  # collective: rank 0 takes part too (Split_type)
+    color = color if rank else -1
     nodes = comm.allgather(color)
     lowest = {c: min(r for r, k in enumerate(nodes) if k == c) for c in set(nodes[1:])}
     is_sub = rank > 0 and lowest[color] == rank
@@ -109,13 +111,7 @@ def sub_master_loop(top: Any, node: Any, sampler: Any, batch: tuple[int, Any],
 def _compute(tasks: list[Task], inner: MPIExecutor | None, sampler: Any) -> list[np.ndarray]:
     """Each task's result with its trailer (level, batch, start, end, seconds), in order."""
     if inner is None:
-        out = []
-        for t in tasks:
-            start, tick = time.time(), time.perf_counter()
-            sums = sampler.sample(t.level, t.batch, t.n)
-            seconds = time.perf_counter() - tick
-            out.append(np.concatenate([sums, (t.level, t.batch, start, time.time(), seconds)]))
-        return out
+        return [compute_task(sampler, t.level, t.batch, t.n) for t in tasks]
     before = len(inner.records)
     outcomes = inner.run_tasks(tasks)
     times = {(r.level, r.batch): r for r in inner.records[before:]}
@@ -133,10 +129,13 @@ def top_executor(comm: Any, workers: list[tuple[str, str, float]], batch: tuple[
     """Rank 0 of a hierarchical job: split, then the executor over the sub-masters (each
     described by its own host and a device line counting its node's ranks)."""
     top, _ = split(comm)
-    ranks = top.gather(0, root=0)[1:]
-    infos = [(workers[r - 1][0], f"node from rank {r}", workers[r - 1][2]) for r in ranks]
+    nodes = top.gather((0, 0), root=0)[1:]  # (world rank, ranks in the node) per sub-master
+    infos = [(workers[r - 1][0], f"node of {size} from rank {r}", workers[r - 1][2])
+             for r, size in nodes]  # fmt: skip
     executor = MPIExecutor(top, batch[0], batch[1], infos, stall)
     executor.world_size = comm.Get_size()
+    # a node's message feeds all its workers twice over (PREFETCH inside the node)
+    executor.vector_cap = max(MAX_VECTOR, 4 * max(size for _, size in nodes))
     return executor
 
 
@@ -144,7 +143,7 @@ def serve(comm: Any, sampler: Any, batch: tuple[int, Any], stall: tuple[float, f
     """A rank of 1..N-1 in a hierarchical job: split, then sub-master or node worker."""
     top, node = split(comm)
     if top is not None:
-        top.gather(comm.Get_rank(), root=0)  # the top master learns who its sub-masters are
+        top.gather((comm.Get_rank(), node.Get_size()), root=0)  # who and how big, for rank 0
         sub_master_loop(top, node, sampler, batch, stall)
     else:
         worker_loop(node, sampler)

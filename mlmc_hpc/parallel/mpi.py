@@ -34,13 +34,12 @@ from ..models.registry import Sampler
 from .executor import BatchExecutor, StoppedEarlyError, out_of_memory
 from .planning import BatchRecord, Outcome, Task
 from .poller import Poller
+from .vectors import MAX_VECTOR, PREFETCH, pack_vector, unpack_vector, vector_size
 from .watchdog import Overdue, Watchdog
 
 TAG_TASK, TAG_STOP, TAG_RESULT, TAG_ERROR, TAG_ERROR_TEXT = 11, 12, 13, 14, 15
 TRAILER = 5  # level, batch, start, end, compute seconds after the sampler's array
 RESULT_SIZE = N_SUMS + TRAILER  # a level batch's result
-PREFETCH = 2  # messages in flight per worker
-MAX_VECTOR = 64  # tasks per message at most
 FAULT_VARIABLE = "MLMC_HPC_FAULT_INJECTION"  # tests only: "raise|kill|stop|memory:RANK"
 
 
@@ -99,6 +98,7 @@ class MPIExecutor(BatchExecutor):
         self.poller = Poller()
         self.busy_workers = 0
         self.idle_fraction = 0.0
+        self.vector_cap = MAX_VECTOR  # tasks per message at most (a node takes more)
         self.epoch = time.time()  # batch start/end are stored relative to this
 
     def run_tasks(self, tasks: list[Task]) -> list[Outcome]:
@@ -111,13 +111,14 @@ class MPIExecutor(BatchExecutor):
         started, idle_before = time.perf_counter(), self.poller.idle_s
         stopping = ""
 
-        def dispatch(worker: int) -> None:
+        def dispatch(worker: int, depth: int = PREFETCH) -> None:
             nonlocal stopping
-            while queue and len(in_flight[worker]) < PREFETCH:
+            while queue and len(in_flight[worker]) < depth:
                 stopping = stopping or self.stop_reason() or ""
                 if stopping:
                     return
-                size = vector_size(len(queue), self.n_workers)
+                size = min(self.vector_cap, vector_size(len(queue), self.n_workers,
+                                                        self.vector_cap))  # fmt: skip
                 vector = [queue.popleft() for _ in range(min(size, len(queue)))]
                 message = np.array([(t.level, t.batch, t.n) for t in vector], dtype=np.int64)
                 self.comm.Send(message.ravel(), dest=worker, tag=TAG_TASK)
@@ -138,8 +139,9 @@ class MPIExecutor(BatchExecutor):
             raise WorkerStalledError(f"{message}; the job ends, its last checkpoint is kept")
 
         self._begin(tasks)
-        for worker in in_flight:
-            dispatch(worker)
+        for depth in range(1, PREFETCH + 1):  # every worker one message before any gets two
+            for worker in in_flight:
+                dispatch(worker, depth)
         self.busy_workers = sum(1 for q in in_flight.values() if q)
         status = MPI.Status()
         while any(in_flight.values()):
@@ -204,62 +206,52 @@ class MPIExecutor(BatchExecutor):
             self.comm.Send(empty, dest=worker, tag=TAG_STOP)
 
 
+def compute_task(sampler: Sampler, level: int, batch: int, n: int) -> np.ndarray:
+    """One batch's result followed by its trailer (level, batch, start, end, seconds)."""
+    start, tick = time.time(), time.perf_counter()
+    result = sampler.sample(level, batch, n)
+    seconds = time.perf_counter() - tick
+    return np.concatenate([result, (level, batch, start, time.time(), seconds)])
+
+
 def worker_loop(comm: Any, sampler: Sampler) -> None:
-    """Receive a task, compute its sums, send them back; until STOP."""
+    """Receive a task vector, compute its results, send them back; until STOP. A result
+    goes out with a non-blocking send, so the worker starts its queued vector at once."""
     from mpi4py import MPI
 
-    status = MPI.Status()
+    status, sent = MPI.Status(), MPI.Status()
     poller = Poller()
     fault = os.environ.get(FAULT_VARIABLE, "")
+    sending: tuple[Any, np.ndarray] | None = None  # the last Isend and its buffer
+
+    def finish_sending() -> None:
+        if sending is not None:
+            poller.wait(sending[0], sent)
+
     while True:
         poller.probe(comm, status)
         message = np.empty(status.Get_count(MPI.INT64_T), dtype=np.int64)
         comm.Recv(message, source=0, tag=status.Get_tag())
         if status.Get_tag() == TAG_STOP:
+            finish_sending()
             return
-        results = []
-        for level, batch, n in message.reshape(-1, 3).tolist():
-            try:
+        results, level, batch, n = [], 0, 0, 0
+        try:
+            for level, batch, n in message.reshape(-1, 3).tolist():
                 _inject_fault(fault, MPI.COMM_WORLD.Get_rank())
-                start = time.time()
-                tick = time.perf_counter()
-                result = sampler.sample(level, batch, n)
-                seconds = time.perf_counter() - tick
-                results.append(np.concatenate([result, (level, batch, start, time.time(),
-                                                        seconds)]))  # fmt: skip
-            except MemoryError:  # one line: which batch did not fit
-                text = f"{worker_header(comm)} {out_of_memory(level, batch, n)}"
-                break
-            except Exception:
-                text = worker_header(comm) + "\n" + traceback.format_exc().rstrip()
-                break
+                results.append(compute_task(sampler, level, batch, n))
+        except MemoryError:  # one line: which batch did not fit
+            text = f"{worker_header(comm)} {out_of_memory(level, batch, n)}"
+        except Exception:
+            text = worker_header(comm) + "\n" + traceback.format_exc().rstrip()
         else:
-            comm.Send(pack_vector(results), dest=0, tag=TAG_RESULT)
+            finish_sending()
+            buffer = pack_vector(results)
+            sending = (comm.Isend(buffer, dest=0, tag=TAG_RESULT), buffer)
             continue
+        finish_sending()
         comm.Send(np.zeros(RESULT_SIZE), dest=0, tag=TAG_ERROR)
         comm.send(text, dest=0, tag=TAG_ERROR_TEXT)
-
-
-def vector_size(queued: int, workers: int) -> int:
-    """Tasks in the next message: a quarter of each worker's share of the queue, at most
-    MAX_VECTOR (several tasks per message lift the master's dispatch rate; small vectors
-    at the end of a request keep the workers balanced)."""
-    return max(1, min(MAX_VECTOR, queued // (4 * PREFETCH * workers)))
-
-
-def pack_vector(results: list[np.ndarray]) -> np.ndarray:
-    """One message for a vector's results: [k, len_1..len_k, result_1, ..., result_k]."""
-    lengths = [len(r) for r in results]
-    return np.concatenate([[len(results), *lengths], *results]).astype(np.float64)
-
-
-def unpack_vector(buffer: np.ndarray, expected: int) -> list[np.ndarray]:
-    """The results of :func:`pack_vector` (RuntimeError unless there are ``expected``)."""
-    k = int(buffer[0])
-    if k != expected:
-        raise RuntimeError(f"a worker returned {k} results for a message of {expected} tasks")
-    ends = np.cumsum([1 + k, *buffer[1 : 1 + k].astype(np.int64)])
-    return [buffer[ends[i] : ends[i + 1]] for i in range(k)]
 
 
 def worker_header(comm: Any) -> str:

@@ -158,6 +158,10 @@ def master(comm: Any, prepare: Prepare, job: Job) -> int:
         comm.bcast(None, root=0)
         return config_error_exit(error)
     comm.bcast(config, root=0)
+    if config.run.backend == "cupy":  # the workers' local_rank is collective: take part
+        from .mpi import local_rank
+
+        local_rank(comm)
     workers = comm.gather(None, root=0)[1:]
     try:
         check_placement(config, workers)

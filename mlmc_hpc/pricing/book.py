@@ -15,6 +15,7 @@ only at the end of a round, for its last batches.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -98,8 +99,8 @@ class Rounds:
         """End every contract's loop: each request now returns at once, stopped."""
         with self.condition:
             self.aborted = reason
-            for contract in self.pending:
-                self.delivered[contract] = ([], [], reason)
+            for contract in self.running:  # waiting now (in a round or not): answered
+                self.delivered.setdefault(contract, ([], [], reason))
             self.pending = {}
             self.condition.notify_all()
 
@@ -161,9 +162,10 @@ def run_contracts(
     try:
         rounds.serve(check_errors, after_round)
     except BaseException:
-        rounds.abort("another contract failed")
+        rounds.abort("another contract failed")  # every waiting thread returns, stopped
+        deadline = time.monotonic() + 5.0
         for thread in threads:
-            thread.join(timeout=10)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         raise
     if errors:
         raise errors[0]

@@ -39,7 +39,11 @@ def price_book(
     try:
         if output:
             check_writable(resolved.run.output, overwrite=overwrite)
-        result = run_book(resolved, executor or serial_executor(resolved))
+        if executor is None:
+            executor = serial_executor(resolved)
+        else:
+            executor.check_can_run(resolved)
+        result = run_book(resolved, executor)
         if output:
             result.save(resolved.run.output)
         return result

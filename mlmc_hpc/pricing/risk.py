@@ -5,7 +5,7 @@ executors as the pricer), merges their tail summaries strictly in batch order
 (:mod:`mlmc_hpc.core.tail`) and estimates VaR and CVaR after every iteration. Iterations
 grow the scenario count: with ``risk.scenarios: auto`` to what the widest confidence
 interval asks for (until every half-width is within ``rel_tol`` of its value, or
-``max_scenarios``), with a fixed count by factors of 4 up to it, so long runs report
+``max_scenarios``), with a fixed count by factors of 16 up to it, so long runs report
 progress and checkpoint on the way. Which batches form an iteration never changes the
 result: it depends on the seed, the batch size and the final count alone.
 """
@@ -33,7 +33,7 @@ from ..parallel.stopping import slurm_job
 
 FIRST_SCENARIOS = 1 << 18  # the first iteration (in whole batches)
 CHECKPOINT_EVERY_S = 10.0  # later checkpoints at most this often (a stop always saves)
-FIXED_GROWTH = 4
+FIXED_GROWTH = 16  # a fixed count: few iterations (each ends in a pause of the workers)
 Progress = Callable[[int, RiskState, list[TailEstimate | None]], None]
 
 

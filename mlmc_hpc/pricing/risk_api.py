@@ -73,7 +73,11 @@ def risk(
     try:
         if writes:
             check_writable(resolved.run.output, overwrite=overwrite)
-        result = run_risk(resolved, executor or serial_executor(resolved), progress, _warn)
+        if executor is None:
+            executor = serial_executor(resolved)
+        else:
+            executor.check_can_run(resolved)
+        result = run_risk(resolved, executor, progress, _warn)
         if writes:
             result.save(resolved.run.output)
         return result

@@ -151,3 +151,44 @@ def test_the_packaged_example_book_runs_and_reports(tmp_path):
         assert (
             h5.attrs["format_version"] == 2 and list(h5["book/name"].asstr()[()])[0] == "spx-c-95"
         )
+
+
+def test_a_failing_contract_ends_the_book_at_once():
+    import time
+
+    from mlmc_hpc.pricing.book import run_contracts
+
+    book = load_book_config(book_data(6))
+
+    def price(index, executor):
+        if index == 3:
+            raise RuntimeError("contract 3 broke")
+        executor.sample([10, 10, 10])  # waits for its round, then goes on sampling
+        executor.sample([10, 10, 10])
+        return index
+
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="contract 3 broke"):
+        run_contracts(book, serial_executor(book), price)
+    assert time.monotonic() - started < 3.0  # every waiting contract is answered at once
+
+
+def test_resuming_a_book_whose_finished_contract_changed_is_refused(tmp_path, capsys):
+    path = tmp_path / "b.yaml"
+    path.write_text(yaml.safe_dump(book_data(3)))
+    out = tmp_path / "b.h5"
+    book = load_book_config(path)
+    full = serial_executor(book)
+    run_book(book, full)
+    executor = serial_executor(book)  # stopped two batches before the end: some finished
+    executor.watch(lambda: "stop" if len(executor.records) >= len(full.records) - 2 else None)
+    stopped = run_book(book, executor)
+    assert any(r.finished for r in stopped.results.values()) and stopped.interrupted
+    stopped.save(out)
+    finished = next(name for name, r in stopped.results.items() if r.finished)
+    data = book_data(3)
+    data["contracts"][[c["name"] for c in data["contracts"]].index(finished)]["K"] = 150.0
+    path.write_text(yaml.safe_dump(data))
+    assert main(["book", str(path), "--output", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert f"contract {finished} does not match the book: option.K=" in err

@@ -44,3 +44,11 @@ def test_a_failing_worker_inside_a_node_ends_the_job_naming_it(tmp_path):
     assert done.returncode != 0
     assert "in the node of sub-master" in done.stderr and "injected fault" in done.stderr
     assert not (tmp_path / "f.h5").exists()
+
+
+def test_real_node_grouping_does_not_hang(tmp_path):
+    done = mpirun(3, *ARGS, "--output", str(tmp_path / "r.h5"), "--set",
+                  "run.node_masters_above=1", timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with h5py.File(tmp_path / "r.h5") as h5:
+        assert h5.attrs["n_workers"] == 1  # one machine: one node, one sub-master

@@ -114,3 +114,22 @@ def test_next_target_grows_by_the_squared_ratio_in_whole_batches():
     assert next_target(262_144, 1.01, 65_536, 10**9) == 327_680  # at least 1.25x
     assert next_target(262_144, 100.0, 65_536, 10**9) == 16 * 262_144  # at most 16x
     assert next_target(262_144, 100.0, 65_536, 500_000) == 500_000  # the cap
+
+
+def test_a_small_last_batch_that_keeps_everything_does_not_raise_the_threshold():
+    rng = np.random.default_rng(8)
+    losses = np.concatenate([rng.normal(size=30 * 4096), [3.0]])  # a 1-scenario last batch
+    sums = merged(losses, 4096)
+    assert sums.threshold < 3.0
+    found = estimate(sums, 0.99)
+    assert found is not None and found.var == np.sort(losses)[ranks(len(losses), 0.99)[1] - 1]
+
+
+def test_the_var_rank_uses_p_as_written_for_any_n():
+    from mlmc_hpc.core.tail import ceil_fraction
+
+    assert ranks(1_000_144_896, 0.95)[1] == 950_137_652  # p n = 950137651.2
+    assert ceil_fraction(0.9, 10) == 9 and ceil_fraction(0.9999, 10_000) == 9_999
+    for n in (1, 7, 999_999_937, 10**12 - 1):
+        for p in (0.5, 0.95, 0.975, 0.99, 0.995, 0.9999):
+            assert ceil_fraction(p, n) == -(-round(p * 10**4) * n // 10**4)
