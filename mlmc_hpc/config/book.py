@@ -34,9 +34,9 @@ import numpy as np
 import yaml
 
 from ..errors import ConfigError
-from .checks import show
 from .loading import apply_overrides, build, merge, packaged_defaults, parse_yaml
 from .schema import Config
+from .values import show
 from .yamlfile import read_config_text
 
 CONTRACT_KEYS = ("type", "S0", "K", "T", "r", "sigma", "barrier", "payout", "average")

@@ -16,9 +16,10 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
-from .checks import show, text_keys, unknown_key_message, validate
+from .checks import text_keys, validate
 from .resolve import resolve_run
 from .schema import Config, MLMCSettings, OptionSpec, RunSpec
+from .values import show, unknown_key_message
 from .yamlfile import load_yaml, read_config_text
 
 ConfigSource = str | Path | Mapping[str, Any] | None

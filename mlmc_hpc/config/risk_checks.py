@@ -18,8 +18,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from .checks import (
-    MAX_SEED,
+from .checks import MAX_SEED
+from .risk_schema import POSITION_TYPES, RISK_MODELS
+from .schema import BACKENDS
+from .values import (
+    auto_or_integer,
     finite,
     int_at_least,
     non_negative,
@@ -29,8 +32,6 @@ from .checks import (
     text,
     unknown_key_message,
 )
-from .risk_schema import POSITION_TYPES, RISK_MODELS
-from .schema import BACKENDS
 
 WEIGHT_TOLERANCE = 1e-6  # |sum of weights - 1|
 MAX_ASSETS = 1000
@@ -216,15 +217,7 @@ def check_confidence(raw: Any) -> tuple[float, ...]:
     return tuple(sorted(levels))
 
 
-def scenario_count(key: str, value: Any) -> int | None:
-    """``risk.scenarios``: auto (None) or an integer in 1..MAX_SCENARIOS."""
-    if value == "auto":
-        return None
-    try:
-        return int_at_least(1, MAX_SCENARIOS)(key, value)
-    except ConfigError:
-        raise ConfigError(f"{key} must be auto or an integer in 1..{MAX_SCENARIOS}, "
-                          f"got {show(value)}") from None  # fmt: skip
+scenario_count = auto_or_integer(1, MAX_SCENARIOS)  # risk.scenarios
 
 
 def check_risk(raw: dict[str, Any]) -> dict[str, Any]:
@@ -269,15 +262,7 @@ RUN_CHECKS: dict[str, Callable[[str, Any], Any]] = {
 }
 
 
-def batch_scenarios(key: str, value: Any) -> int | None:
-    """``run.batch_scenarios``: auto (None) or an integer in 1024..2**26."""
-    if value == "auto":
-        return None
-    try:
-        return int_at_least(1024, 1 << 26)(key, value)
-    except ConfigError:
-        raise ConfigError(f"{key} must be auto or an integer in 1024..{1 << 26}, "
-                          f"got {show(value)}") from None  # fmt: skip
+batch_scenarios = auto_or_integer(1024, 1 << 26)  # run.batch_scenarios
 
 
 def validate_risk(data: dict[str, Any]) -> dict[str, Any]:

@@ -103,3 +103,16 @@ def damage(group: Mapping[str, Any], iterations: Mapping[str, Any]) -> str | Non
     if np.any(sums[:, 0] < 0) or np.any(sums[:, -1] < 0) or np.any(group["pending_sums"][:, 0] < 0):
         return "a sample count or cost is negative"
     return None
+
+
+def signed(groups: dict[str, Any], config: str, wall_time_s: float,
+           resumed: int) -> dict[str, Any]:  # fmt: skip
+    """``groups`` as written: no ``checkpoint`` group when it is empty (finished), else the
+    checkpoint with its ``checksum`` (a resume refuses a damaged one)."""
+    groups = dict(groups)
+    if not groups.get("checkpoint"):
+        groups.pop("checkpoint", None)
+        return groups
+    signature = checksum(config, wall_time_s, resumed, groups)
+    groups["checkpoint"] = {**groups["checkpoint"], "checksum": np.array(signature)}
+    return groups

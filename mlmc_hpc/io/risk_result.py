@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .hdf5 import read_hdf5, write_hdf5
-from .integrity import checksum
+from .integrity import signed
 from .tables import to_xarray
 
 if TYPE_CHECKING:
@@ -145,11 +145,7 @@ class RiskResult:
                  if f.name not in GROUPS and f.name != "measures"}  # fmt: skip
         attrs.update(self.measures)
         groups = {name: getattr(self, name) for name in GROUPS}
-        if not groups["checkpoint"]:
-            del groups["checkpoint"]
-        else:  # signed: a resume refuses a damaged checkpoint (mlmc_hpc.io.integrity)
-            signature = checksum(self.config, self.wall_time_s, self.resumed, groups)
-            groups["checkpoint"] = {**groups["checkpoint"], "checksum": np.array(signature)}
+        groups = signed(groups, self.config, self.wall_time_s, self.resumed)
         return write_hdf5(path, attrs, groups, axes={"levels": ("confidence",)})
 
     @classmethod

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .hdf5 import read_hdf5, write_hdf5
-from .integrity import checksum
+from .integrity import signed
 from .tables import flat_columns, to_xarray
 
 if TYPE_CHECKING:
@@ -181,12 +181,7 @@ class RunResult:
         absent when finished."""
         attrs = {name: getattr(self, name) for name in ROOT_ATTRS}
         groups = {name: getattr(self, name) for name in GROUPS}
-        if not groups["checkpoint"]:
-            del groups["checkpoint"]
-        else:  # signed: a resume refuses a damaged checkpoint
-            signature = checksum(self.config, self.wall_time_s, self.resumed, groups)
-            groups["checkpoint"] = {**groups["checkpoint"], "checksum": np.array(signature)}
-        return attrs, groups
+        return attrs, signed(groups, self.config, self.wall_time_s, self.resumed)
 
     def save(self, path: str | Path) -> Path:
         """Write atomically; the target is replaced only by a complete file."""

@@ -80,6 +80,8 @@ def merge_in_order(n_levels: int, outcomes: Sequence[Outcome]) -> list[LevelSums
     """Per-level totals of (task, sums, seconds) outcomes, added in (level, batch) order."""
     levels = [LevelSums() for _ in range(n_levels)]
     ordered = sorted(outcomes, key=lambda o: (o[0].level, o[0].batch))
+    if ordered and not 0 <= ordered[-1][0].level < n_levels:
+        raise RuntimeError(f"a batch of level {ordered[-1][0].level} for {n_levels} levels")
     for level, total in enumerate(levels):
         mine = [(sums, seconds) for task, sums, seconds in ordered if task.level == level]
         if mine:  # LevelSums.add_many: the bits of adding them one by one, faster

@@ -66,7 +66,7 @@ def test_a_terminal_sees_a_live_bar_that_is_cleared_before_each_iteration(tmp_pa
     main_fd, child_fd = pty.openpty()
     process = subprocess.Popen(
         [sys.executable, "-m", "mlmc_hpc", "risk", "--config", "notebook_var", "--scenarios",
-         "4000000", "--set", "run.batch_scenarios=16384", "--output", str(tmp_path / "r.h5")],
+         "30000000", "--set", "run.batch_scenarios=16384", "--output", str(tmp_path / "r.h5")],
         cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=child_fd,
     )  # fmt: skip
     os.close(child_fd)
