@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.metadata
 import math
 import os
 import platform
@@ -52,6 +51,7 @@ from typing import Any
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+from benchkit import Report, cpu_model, package_version  # noqa: E402
 
 import mlmc_hpc  # noqa: E402
 
@@ -102,37 +102,6 @@ class Measurement:
     def error_eps(self) -> float:
         """(price - closed form) / eps; NaN without a closed form or after a failure."""
         return (self.price - self.reference) / self.eps
-
-
-class Report:
-    """Prints each line at once and keeps them all for the output file."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, line: str = "") -> None:
-        self.lines.append(line)
-        print(line, flush=True)
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo, else what platform knows."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def package_version(name: str) -> str:
-    """An installed distribution's version, or "not installed"."""
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def normal_floor(total: int = 1 << 24, chunk: int = 1 << 16, repeats: int = 3) -> float:

@@ -64,7 +64,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.metadata
 import json
 import math
 import os
@@ -84,6 +83,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's mlmc_hpc, as the subprocesses (cwd ROOT) use
 
 import numpy as np  # noqa: E402
+from benchkit import Report, cpu_model, package_version  # noqa: E402
 
 import mlmc_hpc  # noqa: E402
 
@@ -227,37 +227,6 @@ class Runs:
     def rate(self) -> float:
         """Scenarios per second from the best wall_time_s."""
         return self.scenarios / self.best_wall
-
-
-class Report:
-    """Prints each line at once and keeps them all for the output file."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, line: str = "") -> None:
-        self.lines.append(line)
-        print(line, flush=True)
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo, else what platform knows."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def package_version(name: str) -> str:
-    """An installed distribution's version, or "not installed"."""
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def normal_floor(total: int = 1 << 24, chunk: int = 1 << 16, repeats: int = 3) -> float:

@@ -60,6 +60,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import scipy  # type: ignore[import-untyped,unused-ignore]  # noqa: E402
+from benchkit import Report, cpu_model  # noqa: E402
 from scipy.optimize import brentq  # type: ignore[import-untyped,unused-ignore]  # noqa: E402
 from scipy.special import ndtr, ndtri  # type: ignore[import-untyped,unused-ignore]  # noqa: E402
 
@@ -72,29 +73,6 @@ from mlmc_hpc.models.portfolio import book, daily_portfolio_return  # noqa: E402
 LEVELS = (0.95, 0.99)
 MEASURES = ("var", "cvar")
 SQRT_2PI = math.sqrt(2.0 * math.pi)
-
-
-class Report:
-    """Prints each line at once and keeps them all for the output file."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, line: str = "") -> None:
-        self.lines.append(line)
-        print(line, flush=True)
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo, else what platform knows."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 # ----------------------------------------------------------------------------- (1b)

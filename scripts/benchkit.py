@@ -1,0 +1,41 @@
+"""What the benchmark scripts share: the machine's facts and a report that prints and keeps.
+
+Imported by the ``scripts/bench_*.py`` files and ``scripts/risk_reference.py`` (run from the
+repository root as ``python scripts/NAME.py``: this folder is then on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, else what platform knows."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def package_version(name: str) -> str:
+    """An installed distribution's version, or "not installed"."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+class Report:
+    """Prints each line at once and keeps them all for the output file."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, line: str = "") -> None:
+        self.lines.append(line)
+        print(line, flush=True)
