@@ -99,11 +99,12 @@ class BatchExecutor:
         self._request = (0, len(tasks), 0.0, work, time.perf_counter())
 
     def _finished(self, task: Task) -> None:
+        if self.on_batch is None:  # nobody watches: no bookkeeping per batch
+            return
         done, planned, work, total, start = self._request
         work += task.n * self.planner.timesteps(task.level)
         self._request = (done + 1, planned, work, total, start)
-        if self.on_batch is not None:
-            self.on_batch(done + 1, planned, work, total, time.perf_counter() - start)
+        self.on_batch(done + 1, planned, work, total, time.perf_counter() - start)
 
     def sample(self, extra: Sequence[int]) -> list[LevelSums]:
         """Sums of ``extra[l]`` new samples on each level l, merged in (level, batch) order."""

@@ -67,12 +67,15 @@ class BatchPlanner:
         while len(self.next_batch) < len(extra):
             self.next_batch.append(0)
         tasks = []
+        cost = [self.timesteps(level) for level in range(len(extra))]
         for level, wanted in enumerate(extra):
-            size = self.samples_per_batch(level)
-            for start in range(0, int(wanted), size):
-                tasks.append(Task(level, self.next_batch[level], min(size, int(wanted) - start)))
-                self.next_batch[level] += 1
-        tasks.sort(key=lambda t: (-t.n * self.timesteps(t.level), t.level, t.batch))
+            size, first = self.samples_per_batch(level), self.next_batch[level]
+            count = -(-int(wanted) // size)
+            tasks += [
+                Task(level, first + i, min(size, int(wanted) - i * size)) for i in range(count)
+            ]
+            self.next_batch[level] += count
+        tasks.sort(key=lambda t: (-t.n * cost[t.level], t.level, t.batch))
         return tasks
 
 
