@@ -58,15 +58,19 @@ def node_color(comm: Any) -> int:
     return int(lowest)
 
 
-def split(comm: Any) -> tuple[Any, Any]:
+def split(comm: Any) -> tuple[Any, Any] | None:
     """(top, node) communicators (collective over ``comm``): ``top`` holds rank 0 and the
-    sub-masters (None elsewhere); ``node`` holds a node's ranks 1.. (None on rank 0)."""
+    sub-masters (None elsewhere); ``node`` holds a node's ranks 1.. (None on rank 0).
+    None on every rank when the workers share one node: a sub-master would only add a hop
+    (the job stays flat)."""
     from mpi4py import MPI
 
     rank = comm.Get_rank()
     color = node_color(comm)  # collective: rank 0 takes part too (Split_type)
     color = color if rank else -1
     nodes = comm.allgather(color)
+    if len(set(nodes[1:])) < 2:
+        return None
     lowest = {c: min(r for r, k in enumerate(nodes) if k == c) for c in set(nodes[1:])}
     is_sub = rank > 0 and lowest[color] == rank
     top = comm.Split(0 if rank == 0 or is_sub else MPI.UNDEFINED, rank)
@@ -128,20 +132,27 @@ def top_executor(comm: Any, workers: list[tuple[str, str, float]], batch: tuple[
                  stall: tuple[float, float]) -> MPIExecutor:  # fmt: skip
     """Rank 0 of a hierarchical job: split, then the executor over the sub-masters (each
     described by its own host and a device line counting its node's ranks)."""
-    top, _ = split(comm)
+    parts = split(comm)
+    if parts is None:  # one node: the flat master (the workers serve it flat too)
+        return MPIExecutor(comm, batch[0], batch[1], workers, stall)
+    top = parts[0]
     nodes = top.gather((0, 0), root=0)[1:]  # (world rank, ranks in the node) per sub-master
     infos = [(workers[r - 1][0], f"node of {size} from rank {r}", workers[r - 1][2])
              for r, size in nodes]  # fmt: skip
     executor = MPIExecutor(top, batch[0], batch[1], infos, stall)
     executor.world_size = comm.Get_size()
-    # a node's message feeds all its workers twice over (PREFETCH inside the node)
-    executor.vector_cap = max(MAX_VECTOR, 4 * max(size for _, size in nodes))
+    # a node's message is long enough for vectors of several tasks to each of its workers
+    executor.vector_cap = max(MAX_VECTOR, 32 * max(size for _, size in nodes))
     return executor
 
 
 def serve(comm: Any, sampler: Any, batch: tuple[int, Any], stall: tuple[float, float]) -> None:
     """A rank of 1..N-1 in a hierarchical job: split, then sub-master or node worker."""
-    top, node = split(comm)
+    parts = split(comm)
+    if parts is None:
+        worker_loop(comm, sampler)
+        return
+    top, node = parts
     if top is not None:
         top.gather((comm.Get_rank(), node.Get_size()), root=0)  # who and how big, for rank 0
         sub_master_loop(top, node, sampler, batch, stall)

@@ -134,13 +134,15 @@ def by_node(config: AnyConfig, workers: int) -> bool:
 
 
 def check_placement(config: AnyConfig, workers: list[tuple[str, str, float]]) -> None:
-    """Refuse more GPU workers on a host than that host has GPUs."""
+    """Refuse more GPU workers on a host than that host has GPUs (one more under per-node
+    sub-masters: a node's sub-master feeds the others and samples nothing)."""
     if config.run.backend != "cupy":
         return
     per_host: dict[str, int] = {}
     for host, _, _ in workers:
         per_host[host] = per_host.get(host, 0) + 1
     here, gpus = socket.gethostname(), gpu_count()
+    gpus += 1 if by_node(config, len(workers)) and len(per_host) > 1 else 0
     if per_host.get(here, 0) > gpus:
         raise PlacementError(
             f"too many ranks: {per_host[here]} GPU workers on {here} but {gpus} GPUs; "

@@ -18,7 +18,7 @@ def levels(path):
         return h5.attrs["price"], h5["levels/sums"][()], h5["iterations/samples_added"][()]
 
 
-@pytest.mark.parametrize("ranks,node_size", [(5, 2), (5, 4), (4, 1)])
+@pytest.mark.parametrize("ranks,node_size", [(5, 2), (7, 3), (4, 1)])
 def test_sub_masters_give_the_flat_masters_bits(tmp_path, ranks, node_size):
     flat = tmp_path / "flat"
     flat.mkdir()
@@ -46,9 +46,17 @@ def test_a_failing_worker_inside_a_node_ends_the_job_naming_it(tmp_path):
     assert not (tmp_path / "f.h5").exists()
 
 
-def test_real_node_grouping_does_not_hang(tmp_path):
+def test_one_real_node_stays_flat_and_does_not_hang(tmp_path):
     done = mpirun(3, *ARGS, "--output", str(tmp_path / "r.h5"), "--set",
                   "run.node_masters_above=1", timeout=60)  # fmt: skip
     assert done.returncode == 0, done.stderr
     with h5py.File(tmp_path / "r.h5") as h5:
-        assert h5.attrs["n_workers"] == 1  # one machine: one node, one sub-master
+        assert h5.attrs["n_workers"] == 2  # one machine is one node: no sub-master, flat
+
+
+def test_nodes_of_one_node_stay_flat(tmp_path):
+    done = mpirun(4, *ARGS, "--output", str(tmp_path / "r.h5"), "--set",
+                  "run.node_masters_above=1", env={NODES_VARIABLE: "8"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with h5py.File(tmp_path / "r.h5") as h5:
+        assert h5.attrs["n_workers"] == 3
