@@ -7,6 +7,8 @@ resolves anything again.
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 from collections.abc import Iterable, Mapping
 from importlib import resources
@@ -26,10 +28,22 @@ ConfigSource = str | Path | Mapping[str, Any] | None
 _PACKAGE = "mlmc_hpc.config"
 
 
+def packaged_yaml(name: str) -> dict[str, Any]:
+    """A YAML file shipped in this package (``defaults.yaml``, ``presets/spy.yaml``), parsed
+    once per process (a fresh deep copy each call: callers may change it)."""
+    return copy.deepcopy(_parsed(name))
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(name: str) -> Any:
+    folder, _, file = name.rpartition("/")
+    root = resources.files(_PACKAGE)
+    return yaml.safe_load((root.joinpath(folder) if folder else root).joinpath(file).read_text())
+
+
 def packaged_defaults() -> dict[str, Any]:
     """The commented ``defaults.yaml`` shipped in the package, as a dict."""
-    text = resources.files(_PACKAGE).joinpath("defaults.yaml").read_text()
-    return yaml.safe_load(text)
+    return packaged_yaml("defaults.yaml")
 
 
 def preset_names() -> list[str]:

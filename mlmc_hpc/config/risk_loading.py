@@ -14,10 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import BackendUnavailableError, ConfigError
-from .loading import apply_overrides, merge, parse_yaml
+from .loading import apply_overrides, merge, packaged_yaml, parse_yaml
 from .risk_checks import validate_risk
 from .risk_schema import (
     AssetSpec,
@@ -36,7 +34,7 @@ RiskSource = str | Path | Mapping[str, Any] | None
 
 def risk_defaults() -> dict[str, Any]:
     """The commented ``risk_defaults.yaml`` shipped in the package, as a dict."""
-    return yaml.safe_load(resources.files(_PACKAGE).joinpath("risk_defaults.yaml").read_text())
+    return packaged_yaml("risk_defaults.yaml")
 
 
 def risk_preset_names() -> list[str]:
