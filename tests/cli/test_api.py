@@ -148,7 +148,7 @@ def test_a_used_or_mismatched_executor_is_refused():
         mlmc_hpc.price(config, executor=executor)
     with pytest.raises(ValueError, match="seed 1 but run.seed is 7"):
         mlmc_hpc.price(config, executor=serial_executor(config), seed=7)
-    with pytest.raises(ValueError, match="batches of 4194304 timesteps"):
+    with pytest.raises(ValueError, match="batches of 4194304 units"):
         mlmc_hpc.price(config, executor=serial_executor(config), batch_timesteps=1000)
 
 
