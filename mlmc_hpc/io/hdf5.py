@@ -23,6 +23,7 @@ from ..errors import ConfigError, OutputWriteError, ResumeError
 from .metadata import DATASETS, FORMAT_VERSION, ROOT, dimensions
 
 INDEX_MARK = "mlmc_hpc_index"  # a dimension scale written only to name an axis
+INDEX_LIMIT = 4096  # longer axes are named without writing their 0..n-1 index
 
 
 Contents = tuple[dict[str, Any], dict[str, dict]]  # (attributes, {group: {dataset: array}})
@@ -99,7 +100,9 @@ def atomic_write(path: Path, data: Any) -> Path:
 def _name_axes(group: Any, override: tuple[str, ...] | None) -> None:
     """Attach a dimension scale to every axis of every dataset of ``group``: an existing
     1-D dataset of the axis's name and length (``batch``, ``eps``, ``confidence``), else a
-    new index dataset 0..n-1 marked :data:`INDEX_MARK` (left out by :func:`read_hdf5`)."""
+    new index dataset 0..n-1 marked :data:`INDEX_MARK` (left out by :func:`read_hdf5`).
+    Past :data:`INDEX_LIMIT` entries the index is a netCDF dimension without values (no
+    storage: a risk file's tail of a million losses is not doubled by its index)."""
     for key in list(group):
         dataset = group[key]
         names = dimensions(group.name.rsplit("/", 1)[-1], key, dataset.ndim)
@@ -108,7 +111,11 @@ def _name_axes(group: Any, override: tuple[str, ...] | None) -> None:
         for axis, name in enumerate(names):
             size = dataset.shape[axis]
             scale = group.get(name)
-            if scale is None:
+            if scale is None and size > INDEX_LIMIT:
+                scale = group.create_dataset(name, shape=(size,), dtype=np.float32)
+                scale.make_scale(f"This is a netCDF dimension but not a netCDF variable.{size:10d}")
+                scale.attrs[INDEX_MARK] = True
+            elif scale is None:
                 scale = group.create_dataset(name, data=np.arange(size, dtype=np.int64))
                 scale.attrs[INDEX_MARK] = True
             if scale.ndim != 1 or scale.shape[0] != size:
