@@ -40,6 +40,7 @@ from .watchdog import Overdue, Watchdog
 TAG_TASK, TAG_STOP, TAG_RESULT, TAG_ERROR, TAG_ERROR_TEXT = 11, 12, 13, 14, 15
 TRAILER = 5  # level, batch, start, end, compute seconds after the sampler's array
 RESULT_SIZE = N_SUMS + TRAILER  # a level batch's result
+ABORT_GRACE_S = 0.3
 FAULT_VARIABLE = "MLMC_HPC_FAULT_INJECTION"  # tests only: "raise|kill|stop|memory:RANK"
 
 
@@ -273,14 +274,23 @@ def _inject_fault(spec: str, rank: int) -> None:
         raise MemoryError
 
 
+def abort(comm: Any, code: int) -> None:
+    """End every rank with ``code``, after a moment for the launcher to forward what this
+    rank printed (mpiexec may drop a dying job's last lines)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    time.sleep(ABORT_GRACE_S)
+    comm.Abort(code)
+
+
 def abort_on_exception(comm: Any, where: str, exc: BaseException) -> None:
     """Print the traceback headed by rank and host, then abort every rank (a second
     Ctrl-C on the master: its one line, exit 130)."""
     if isinstance(exc, KeyboardInterrupt):
         stopped_at_once()
-        comm.Abort(int(ExitCode.STOPPED_AT_ONCE))
+        abort(comm, int(ExitCode.STOPPED_AT_ONCE))
         return
     header = f"rank {comm.Get_rank()} of {comm.Get_size()} on {socket.gethostname()} ({where}):"
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
     print(f"{header}\n{text}", file=sys.stderr, flush=True)
-    comm.Abort(1)
+    abort(comm, 1)

@@ -152,7 +152,7 @@ def check_placement(config: AnyConfig, workers: list[tuple[str, str, float]]) ->
 
 def master(comm: Any, prepare: Prepare, job: Job) -> int:
     """Rank 0: validate, set the workers up, run the job on the MPI executor."""
-    from .mpi import MPIExecutor
+    from .mpi import MPIExecutor, abort
 
     try:
         config, context = prepare()
@@ -183,16 +183,16 @@ def master(comm: Any, prepare: Prepare, job: Job) -> int:
     except WorkerFailedError as failure:
         print(f"{failure}\nerror: a worker failed; stopping all {comm.Get_size()} ranks",
               file=sys.stderr, flush=True)  # fmt: skip
-        comm.Abort(int(ExitCode.FAILURE))
+        abort(comm, int(ExitCode.FAILURE))
         return ExitCode.FAILURE
     except RunFailedError as failure:
         failure_exit(failure)
-        comm.Abort(int(ExitCode.FAILURE))
+        abort(comm, int(ExitCode.FAILURE))
         return ExitCode.FAILURE
     except ConfigError as error:  # found before sampling (the work budget)
         executor.close()
         return config_error_exit(error)
     if executor.stalled:  # its checkpoint is saved; a stopped worker cannot finalize
-        comm.Abort(int(code))
+        abort(comm, int(code))
     executor.close()
     return code
