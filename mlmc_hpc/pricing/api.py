@@ -9,8 +9,7 @@ is passed in, writes no file unless ``run.output`` is given, and returns the sam
 from __future__ import annotations
 
 import difflib
-import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..config.checks import SCHEMA
@@ -18,10 +17,9 @@ from ..config.loading import ConfigSource, load_config
 from ..config.schema import Config
 from ..core.driver import IterationRecord
 from ..errors import ConfigError
-from ..io.hdf5 import check_writable
-from ..io.lock import acquire, release
 from ..io.run_result import RunResult
-from ..parallel.executor import BatchExecutor, serial_executor
+from ..parallel.executor import BatchExecutor
+from .calls import names_output, run_and_save, warn
 from .rel_eps import resolve_rel_eps
 from .run import run_pricing
 
@@ -72,35 +70,9 @@ def price(
     pairs = [*overrides, *keyword_overrides(keywords)]
     if output is not None:
         pairs.append(("run.output", output))
-    writes = output is not None or _names_output(config, pairs)
+    writes = output is not None or names_output(config, pairs)
     if isinstance(config, Config):
         config = config.to_dict()
     resolved = resolve_rel_eps(load_config(config, pairs))
-    lock = acquire(resolved.run.output) if writes else None
-    try:
-        if writes:
-            check_writable(resolved.run.output, overwrite=overwrite)
-        if executor is None:
-            executor = serial_executor(resolved)
-        else:
-            executor.check_can_run(resolved)
-        result = run_pricing(resolved, executor, progress, _warn)
-        if writes:
-            result.save(resolved.run.output)
-        return result
-    finally:
-        if lock is not None:
-            release(lock)
-
-
-def _warn(message: str) -> None:
-    """The driver's warnings (e.g. no weak convergence at Lmax) as Python warnings."""
-    warnings.warn(message, RuntimeWarning, stacklevel=4)
-
-
-def _names_output(source: Any, pairs: list[tuple[str, Any]]) -> bool:
-    """True when the caller set run.output (in a dict source or an override)."""
-    if any(key == "run.output" for key, _ in pairs):
-        return True
-    run = source.get("run") if isinstance(source, Mapping) else None
-    return isinstance(run, Mapping) and "output" in run
+    return run_and_save(resolved, writes, overwrite, executor,
+                        lambda runner: run_pricing(resolved, runner, progress, warn))  # fmt: skip

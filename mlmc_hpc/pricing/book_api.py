@@ -14,10 +14,9 @@ from typing import Any
 
 from ..config.book import load_book_config
 from ..io.book_result import BookResult
-from ..io.hdf5 import check_writable
-from ..io.lock import acquire, release
-from ..parallel.executor import BatchExecutor, serial_executor
+from ..parallel.executor import BatchExecutor
 from .book_run import run_book
+from .calls import run_and_save
 from .rel_eps import resolve_book_rel_eps
 
 
@@ -35,18 +34,5 @@ def price_book(
     ``price()`` of its stored config."""
     pairs = list(overrides) + ([("run.output", output)] if output else [])
     resolved = resolve_book_rel_eps(load_book_config(book, pairs))
-    lock = acquire(resolved.run.output) if output else None
-    try:
-        if output:
-            check_writable(resolved.run.output, overwrite=overwrite)
-        if executor is None:
-            executor = serial_executor(resolved)
-        else:
-            executor.check_can_run(resolved)
-        result = run_book(resolved, executor)
-        if output:
-            result.save(resolved.run.output)
-        return result
-    finally:
-        if lock is not None:
-            release(lock)
+    return run_and_save(resolved, bool(output), overwrite, executor,
+                        lambda runner: run_book(resolved, runner))  # fmt: skip

@@ -9,16 +9,14 @@ override) is given, and returns the same :class:`~mlmc_hpc.io.risk_result.RiskRe
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from ..config.risk_loading import RiskSource, load_risk_config
 from ..config.risk_schema import RiskConfig
-from ..io.hdf5 import check_writable
-from ..io.lock import acquire, release
 from ..io.risk_result import RiskResult
-from ..parallel.executor import BatchExecutor, serial_executor
+from ..parallel.executor import BatchExecutor
+from .calls import names_output, run_and_save, warn
 from .risk import Progress, run_risk
 
 SECTION_OF = {
@@ -62,29 +60,9 @@ def risk(
             raise ConfigError(f"unknown keyword {key} (a key of portfolio, risk or run)")
     if output is not None:
         pairs.append(("run.output", output))
-    run_section = config.get("run") if isinstance(config, Mapping) else None
-    writes = any(key == "run.output" for key, _ in pairs) or (
-        isinstance(run_section, Mapping) and "output" in run_section
-    )
+    writes = names_output(config, pairs)
     if isinstance(config, RiskConfig):
         config = config.to_dict()
     resolved = load_risk_config(config, pairs)
-    lock = acquire(resolved.run.output) if writes else None
-    try:
-        if writes:
-            check_writable(resolved.run.output, overwrite=overwrite)
-        if executor is None:
-            executor = serial_executor(resolved)
-        else:
-            executor.check_can_run(resolved)
-        result = run_risk(resolved, executor, progress, _warn)
-        if writes:
-            result.save(resolved.run.output)
-        return result
-    finally:
-        if lock is not None:
-            release(lock)
-
-
-def _warn(message: str) -> None:
-    warnings.warn(message, RuntimeWarning, stacklevel=4)
+    return run_and_save(resolved, writes, overwrite, executor,
+                        lambda runner: run_risk(resolved, runner, progress, warn))  # fmt: skip
