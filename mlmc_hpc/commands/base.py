@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..config.loading import load_config, parse_assignment
 from ..config.risk_schema import RiskConfig
@@ -53,20 +54,38 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_job_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """--output, --overwrite, --resume, --json and --quiet of a job (run, risk, book) that
+    writes ``what`` (``"run"``, ``"risk run"``, ``"book"``)."""
+    parser.add_argument("--output", help="HDF5 result path (overrides run.output)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a finished result at the output path")  # fmt: skip
+    parser.add_argument("--resume", action="store_true",
+                        help=f"continue the unfinished {what} saved in the output file "
+                             f"(same config and seed)")  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def flag_overrides(args: argparse.Namespace, flags: Iterable[tuple[str, Any]]) -> list[Any]:
+    """``--set`` pairs, then each dedicated flag that was given (``("run.seed", args.seed)``):
+    the command line's part of the precedence defaults < file < command line."""
+    overrides = [parse_assignment(item) for item in args.set]
+    overrides += [parse_assignment(f"{key}={value}") for key, value in flags if value is not None]
+    return overrides
+
+
 def config_from_args(
     args: argparse.Namespace, output: str | None = None, probe: bool = True
 ) -> Config:
     """The config: packaged defaults < --config < --set < the dedicated flags."""
-    overrides = [parse_assignment(item) for item in args.set]
-    for key, value in (
+    overrides = flag_overrides(args, (
         ("mlmc.eps", getattr(args, "eps", None)),
         ("mlmc.rel_eps", getattr(args, "rel_eps", None)),
         ("run.seed", args.seed),
         ("run.output", output),
         ("run.backend", args.backend),
-    ):
-        if value is not None:
-            overrides.append(parse_assignment(f"{key}={value}"))
+    ))  # fmt: skip
     return load_config(config_source(args), overrides, probe)
 
 

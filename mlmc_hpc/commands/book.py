@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from ..config.book import BookConfig, load_book_config
-from ..config.loading import load_config_text, parse_assignment
+from ..config.loading import load_config_text
 from ..errors import ConfigError, ExitCode, ResumeError
 from ..io.book_result import BookResult
 from ..io.checkpoint import config_differences, resume_from
@@ -25,7 +25,14 @@ from ..parallel.executor import BatchExecutor
 from ..parallel.roles import launch
 from ..pricing.book_run import run_book
 from ..pricing.rel_eps import resolve_book_rel_eps
-from .base import add_config_argument, config_source, live_progress, stop_request
+from .base import (
+    add_config_argument,
+    add_job_options,
+    config_source,
+    flag_overrides,
+    live_progress,
+    stop_request,
+)
 
 BOOK_EXAMPLES = """examples:
   python -m mlmc_hpc book configs/book.yaml
@@ -46,11 +53,7 @@ def add_parser(commands: Any) -> None:
     book.add_argument("--backend", metavar="{auto,numpy,cupy}", help="overrides run.backend")
     book.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                       help="override a shared key, e.g. --set mlmc.eps=0.005")  # fmt: skip
-    book.add_argument("--output", help="HDF5 result path (overrides run.output)")
-    book.add_argument("--overwrite", action="store_true", help="replace a finished result")
-    book.add_argument("--resume", action="store_true", help="continue the unfinished book")
-    book.add_argument("--json", action="store_true", help="print the summary as JSON")
-    book.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_job_options(book, "book")
 
 
 def book_config_from_args(args: argparse.Namespace) -> BookConfig:
@@ -58,11 +61,8 @@ def book_config_from_args(args: argparse.Namespace) -> BookConfig:
     source = config_source(args)
     if source is None:
         raise ConfigError("book needs a config with contracts: python -m mlmc_hpc book FILE")
-    overrides = [parse_assignment(item) for item in args.set]
-    for key, value in (("run.seed", args.seed), ("run.output", args.output),
-                       ("run.backend", args.backend)):  # fmt: skip
-        if value is not None:
-            overrides.append(parse_assignment(f"{key}={value}"))
+    overrides = flag_overrides(args, (("run.seed", args.seed), ("run.output", args.output),
+                                      ("run.backend", args.backend)))  # fmt: skip
     return resolve_book_rel_eps(load_book_config(source, overrides))
 
 

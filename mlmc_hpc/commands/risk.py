@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..config.loading import parse_assignment
 from ..config.risk_loading import load_risk_config
 from ..config.risk_schema import RiskConfig
 from ..core.tail import RiskState, TailEstimate
@@ -28,7 +27,14 @@ from ..parallel.executor import BatchExecutor
 from ..parallel.roles import launch
 from ..pricing.risk import run_risk
 from ..render.risk import risk_progress_line, risk_summary, risk_summary_dict
-from .base import add_config_argument, config_source, live_progress, stop_request
+from .base import (
+    add_config_argument,
+    add_job_options,
+    config_source,
+    flag_overrides,
+    live_progress,
+    stop_request,
+)
 
 RISK_EXAMPLES = """examples:
   python -m mlmc_hpc risk --config notebook_var
@@ -50,23 +56,15 @@ def add_parser(commands: Any) -> None:
     example = "override a config key, e.g. --set risk.model=exact (repeatable)"
     risk.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                       help=example)  # fmt: skip
-    risk.add_argument("--output", help="HDF5 result path (overrides run.output)")
-    risk.add_argument("--overwrite", action="store_true",
-                      help="replace a finished result at the output path")  # fmt: skip
-    risk.add_argument("--resume", action="store_true",
-                      help="continue the unfinished run saved in the output file")  # fmt: skip
-    risk.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    risk.add_argument("--quiet", action="store_true", help="no per-iteration progress lines")
+    add_job_options(risk, "risk run")
     risk.add_argument("--plot", metavar="DIR", help="also draw the two panels into DIR (PNG)")
 
 
 def risk_config_from_args(args: argparse.Namespace) -> RiskConfig:
     """The config: packaged defaults < --config < --set < the dedicated flags."""
-    overrides = [parse_assignment(item) for item in args.set]
-    for key, value in (("risk.scenarios", args.scenarios), ("run.seed", args.seed),
-                       ("run.output", args.output), ("run.backend", args.backend)):  # fmt: skip
-        if value is not None:
-            overrides.append(parse_assignment(f"{key}={value}"))
+    overrides = flag_overrides(args, (("risk.scenarios", args.scenarios), ("run.seed", args.seed),
+                                      ("run.output", args.output),
+                                      ("run.backend", args.backend)))  # fmt: skip
     return load_risk_config(config_source(args), overrides)
 
 

@@ -23,6 +23,7 @@ from ..pricing.rel_eps import resolve_rel_eps
 from ..pricing.run import run_pricing
 from .base import (
     add_config_options,
+    add_job_options,
     config_from_args,
     emit_summary,
     live_progress,
@@ -48,16 +49,7 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--eps", help="target RMS error (overrides mlmc.eps)")
     run.add_argument("--rel-eps", help="target RMS error as a fraction of the price, e.g. "
                      "1e-4 = 1 bp (overrides mlmc.rel_eps; replaces eps)")  # fmt: skip
-    run.add_argument("--output", help="HDF5 result path (overrides run.output)")
-    run.add_argument("--overwrite", action="store_true",
-                     help="replace a finished result at the output path")  # fmt: skip
-    run.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the unfinished run saved in the output file (same config and seed)",
-    )
-    run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    run.add_argument("--quiet", action="store_true", help="no per-iteration progress lines")
+    add_job_options(run, "run")
 
 
 def prepare(args: argparse.Namespace) -> tuple[Config, Resume | None]:
