@@ -61,12 +61,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.metadata
 import json
 import math
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -79,6 +77,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
+from benchkit import Report, cpu_model, mpiexec, package_version, verdict  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -100,47 +99,6 @@ DISPATCH_TIMEOUT_S = 600
 DOCUMENTED_RATE = 15_300.0  # batches/s, docs/scaling.md before task vectors
 TARGET_BOOK_RATIO, TARGET_VECTOR_RATIO = 3.0, 10.0
 STALL = (20.0, 120.0)  # run.stall_factor, run.stall_floor_s (the defaults)
-
-
-class Report:
-    """Prints each line at once and keeps them all for the output file."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, line: str = "") -> None:
-        self.lines.append(line)
-        print(line, flush=True)
-
-
-def mpiexec() -> str:
-    """The venv's mpiexec (the mpich wheel's), else the first on PATH."""
-    return shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or "mpiexec"
-
-
-def verdict(ok: bool) -> str:
-    """PASS or MISS."""
-    return "PASS" if ok else "MISS"
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo, else what platform knows."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def package_version(name: str) -> str:
-    """An installed distribution's version, or "not installed"."""
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def load_average() -> str:
@@ -637,10 +595,7 @@ def main() -> int:
     targets(report, book, dispatch, args.quick)
     report(f"# load average at end (1, 5, 15 min): {load_average()}")
     if out:
-        path = ROOT / out if not os.path.isabs(out) else Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(report.lines) + "\n")
-        print(f"# written to {out}", file=sys.stderr)
+        report.save(ROOT / out if not os.path.isabs(out) else Path(out))
     return 0
 
 

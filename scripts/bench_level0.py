@@ -51,7 +51,7 @@ from typing import Any
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-from benchkit import Report, cpu_model, package_version  # noqa: E402
+from benchkit import Report, cpu_model, package_version, verdict  # noqa: E402
 
 import mlmc_hpc  # noqa: E402
 
@@ -229,11 +229,6 @@ def min_ratio(runs: list[list[Measurement]], mode: str) -> tuple[float, float, s
     return best
 
 
-def verdict(ok: bool) -> str:
-    """PASS or MISS."""
-    return "PASS" if ok else "MISS"
-
-
 def targets(
     report: Report,
     european: list[list[Measurement]],
@@ -400,10 +395,7 @@ def main() -> int:
     targets(report, european, paths, args.quick)
     footnotes(report, european + paths)
     if out:
-        os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-        with open(out, "w") as handle:
-            handle.write("\n".join(report.lines) + "\n")
-        print(f"# written to {out}", file=sys.stderr)
+        report.save(out)
     return 0
 
 

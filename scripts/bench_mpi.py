@@ -14,17 +14,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from benchkit import mpiexec
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def mpiexec() -> str:
-    return shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or "mpiexec"
 
 
 class NullSampler:

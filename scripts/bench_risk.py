@@ -68,7 +68,6 @@ import json
 import math
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -83,7 +82,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's mlmc_hpc, as the subprocesses (cwd ROOT) use
 
 import numpy as np  # noqa: E402
-from benchkit import Report, cpu_model, package_version  # noqa: E402
+from benchkit import Report, cpu_model, mpiexec, package_version, verdict  # noqa: E402
 
 import mlmc_hpc  # noqa: E402
 
@@ -322,11 +321,6 @@ def parallel_floor() -> float:
     return sum(two) / one
 
 
-def mpiexec() -> str:
-    """The venv's mpiexec (the mpich wheel's), else the one on PATH."""
-    return shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or "mpiexec"
-
-
 def mpi_version() -> str:
     """The MPI library's version line, or why there is none."""
     try:
@@ -533,11 +527,6 @@ def model_check(
     return same_all
 
 
-def verdict(ok: bool) -> str:
-    """PASS or MISS."""
-    return "PASS" if ok else "MISS"
-
-
 def repeat(
     rounds: int, jobs: Sequence[tuple[Runs, Callable[[], tuple[float, dict[str, Any]]]]]
 ) -> None:
@@ -729,10 +718,7 @@ def main() -> int:
     )
     report(f"# load average after the run {load()}; {meter.line()}")
     if out:
-        os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-        with open(out, "w") as handle:
-            handle.write("\n".join(report.lines) + "\n")
-        print(f"# written to {out}", file=sys.stderr)
+        report.save(out)
     return 0
 
 

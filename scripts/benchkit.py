@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
+import shutil
+import sys
+from pathlib import Path
 
 
 def cpu_model() -> str:
@@ -39,3 +42,20 @@ class Report:
     def __call__(self, line: str = "") -> None:
         self.lines.append(line)
         print(line, flush=True)
+
+    def save(self, path: str | Path) -> None:
+        """Every line so far to ``path`` (its folder made), and a note on stderr."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(self.lines) + "\n")
+        print(f"# written to {path}", file=sys.stderr)
+
+
+def mpiexec() -> str:
+    """The venv's mpiexec (the mpich wheel's), else the first on PATH."""
+    return shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or "mpiexec"
+
+
+def verdict(ok: bool) -> str:
+    """PASS or MISS."""
+    return "PASS" if ok else "MISS"

@@ -54,7 +54,6 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -329,10 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     report("(se: the combined standard error of the difference, from the two 95% intervals)")
 
     if out:
-        path = Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(report.lines) + "\n")
-        print(f"# written to {path}", file=sys.stderr)
+        report.save(out)
     return 0
 
 
