@@ -46,23 +46,28 @@ def packaged_defaults() -> dict[str, Any]:
     return packaged_yaml("defaults.yaml")
 
 
-def preset_names() -> list[str]:
-    """Names of the presets shipped in the package (``--config NAME``)."""
-    folder = resources.files(_PACKAGE).joinpath("presets")
+PRESETS = ("presets", "preset")  # the pricer's (folder, word); the risk command has its own
+
+
+def preset_names(presets: tuple[str, str] = PRESETS) -> list[str]:
+    """Names of the presets shipped in the package (``--config NAME``), in the folder
+    ``presets[0]``."""
+    folder = resources.files(_PACKAGE).joinpath(presets[0])
     return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-def preset_text(name: str) -> str:
+def preset_text(name: str, presets: tuple[str, str] = PRESETS) -> str:
     """The YAML text of a packaged preset; ConfigError naming the presets if unknown."""
-    names = preset_names()
+    names = preset_names(presets)
     if name not in names:
-        raise ConfigError(f"config file not found: {name} (nor a preset: {', '.join(names)})")
-    return resources.files(_PACKAGE).joinpath("presets").joinpath(f"{name}.yaml").read_text()
+        raise ConfigError(f"config file not found: {name} (nor a {presets[1]}: "
+                          f"{', '.join(names)})")  # fmt: skip
+    return resources.files(_PACKAGE).joinpath(presets[0]).joinpath(f"{name}.yaml").read_text()
 
 
-def preset_data(name: str) -> dict[str, Any]:
+def preset_data(name: str, presets: tuple[str, str] = PRESETS) -> dict[str, Any]:
     """The mapping of a packaged preset (ConfigError naming the presets if unknown)."""
-    return parse_yaml(preset_text(name), f"preset {name}")
+    return parse_yaml(preset_text(name, presets), f"preset {name}")
 
 
 def parse_yaml(text: str, origin: str) -> dict[str, Any]:
@@ -88,12 +93,12 @@ def parse_yaml(text: str, origin: str) -> dict[str, Any]:
     return data
 
 
-def read_yaml_file(path: str | Path) -> dict[str, Any]:
+def read_yaml_file(path: str | Path, presets: tuple[str, str] = PRESETS) -> dict[str, Any]:
     """Parse a config file, or the packaged preset of that name when no such file exists
-    and the name has no folder or suffix (``spy``)."""
+    and the name has no folder or suffix (``spy``; ``presets``: which presets)."""
     name = str(path)
     if not os.path.lexists(name) and os.sep not in name and "." not in name:
-        return preset_data(name)
+        return preset_data(name, presets)
     path = Path(path)
     return parse_yaml(read_config_text(path), str(path))
 

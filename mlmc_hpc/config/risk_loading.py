@@ -8,14 +8,18 @@ numpy (the risk scenarios have no GPU kernel yet) and ``run.batch_scenarios`` 65
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackendUnavailableError, ConfigError
-from .loading import apply_overrides, merge, packaged_yaml, parse_yaml
+from ..errors import BackendUnavailableError
+from .loading import (
+    apply_overrides,
+    merge,
+    packaged_yaml,
+    parse_yaml,
+    read_yaml_file,
+)
 from .risk_checks import validate_risk
 from .risk_schema import (
     AssetSpec,
@@ -25,7 +29,6 @@ from .risk_schema import (
     RiskRunSpec,
     RiskSettings,
 )
-from .yamlfile import read_config_text
 
 AUTO_BATCH_SCENARIOS = 1 << 16
 _PACKAGE = "mlmc_hpc.config"
@@ -37,26 +40,7 @@ def risk_defaults() -> dict[str, Any]:
     return packaged_yaml("risk_defaults.yaml")
 
 
-def risk_preset_names() -> list[str]:
-    """Names of the packaged risk presets (``--config NAME``)."""
-    folder = resources.files(_PACKAGE).joinpath("risk_presets")
-    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
-
-
-def read_risk_file(path: str | Path) -> dict[str, Any]:
-    """A risk config file, or the packaged preset of that name when no such file exists and
-    the name has no folder or suffix (``notebook_var``)."""
-    name = str(path)
-    if not os.path.lexists(name) and os.sep not in name and "." not in name:
-        names = risk_preset_names()
-        if name not in names:
-            raise ConfigError(f"config file not found: {name} (nor a risk preset: "
-                              f"{', '.join(names)})")  # fmt: skip
-        text = (
-            resources.files(_PACKAGE).joinpath("risk_presets").joinpath(f"{name}.yaml").read_text()
-        )
-        return parse_yaml(text, f"preset {name}")
-    return parse_yaml(read_config_text(Path(path)), str(path))
+RISK_PRESETS = ("risk_presets", "risk preset")  # (folder, word) for config.loading
 
 
 def resolve_risk_run(run: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +79,7 @@ def load_risk_config(source: RiskSource = None,
     if isinstance(source, Mapping):
         data = merge(data, source)
     elif source is not None:
-        data = merge(data, read_risk_file(source))
+        data = merge(data, read_yaml_file(source, RISK_PRESETS))
     return build_risk(apply_overrides(data, overrides))
 
 
