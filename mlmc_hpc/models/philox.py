@@ -16,16 +16,24 @@ W0, W1 = 0x9E3779B9, 0xBB67AE85
 MASK32 = np.uint64(0xFFFFFFFF)
 
 
+def round_keys(key: tuple[int, int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The ten round keys of each key word (k + r W mod 2^32, r = 0..9): the kernels'
+    ``RoundKeys``, built once on the host."""
+    k0, k1 = key[0] & 0xFFFFFFFF, key[1] & 0xFFFFFFFF
+    return (
+        tuple((k0 + r * W0) & 0xFFFFFFFF for r in range(10)),
+        tuple((k1 + r * W1) & 0xFFFFFFFF for r in range(10)),
+    )
+
+
 def philox4x32_10(counter: np.ndarray, key: tuple[int, int]) -> np.ndarray:
     """Philox of counters of shape (..., 4) uint32 under a 2-word key; same shape out."""
     c = [np.asarray(counter[..., i], dtype=np.uint64) for i in range(4)]
-    k0, k1 = key[0] & 0xFFFFFFFF, key[1] & 0xFFFFFFFF
-    for _ in range(10):
+    for k0, k1 in zip(*round_keys(key), strict=True):
         p0, p1 = M0 * c[0], M1 * c[2]
         hi0, lo0 = p0 >> np.uint64(32), p0 & MASK32
         hi1, lo1 = p1 >> np.uint64(32), p1 & MASK32
         c = [hi1 ^ c[1] ^ np.uint64(k0), lo1, hi0 ^ c[3] ^ np.uint64(k1), lo0]
-        k0, k1 = (k0 + W0) & 0xFFFFFFFF, (k1 + W1) & 0xFFFFFFFF
     return np.stack(c, axis=-1).astype(np.uint32)
 
 
@@ -43,17 +51,18 @@ def tag_word(level: int, batch: int, sample: np.ndarray, pair: np.ndarray) -> np
     return word | ((pair >> np.uint64(32)) & np.uint64(0xFF)) << np.uint64(24)
 
 
-def uniform53(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
-    """Uniforms in (0, 1) from two 32-bit words: ((hi << 21 ^ lo >> 11) + 0.5) 2^-53."""
-    bits = (hi.astype(np.uint64) << np.uint64(21)) ^ (lo.astype(np.uint64) >> np.uint64(11))
-    return (bits.astype(np.float64) + 0.5) * 2.0**-53
+def uniform52(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """Uniforms in (0, 1] from two 32-bit words, as the kernels build them in a mantissa:
+    bits = hi << 20 | lo >> 12 (52 bits), u = 2 - (1 + bits 2^-52) = (2^52 - bits) 2^-52."""
+    bits = (hi.astype(np.uint64) << np.uint64(20)) | (lo.astype(np.uint64) >> np.uint64(12))
+    return (np.uint64(1 << 52) - bits).astype(np.float64) * 2.0**-52
 
 
 def normal_pairs(counters: np.ndarray, key: tuple[int, int]) -> np.ndarray:
     """Box-Muller of each Philox output: shape (..., 2) normals."""
     r = philox4x32_10(counters, key)
-    radius = np.sqrt(-2.0 * np.log(uniform53(r[..., 0], r[..., 1])))
-    angle = 2.0 * np.pi * uniform53(r[..., 2], r[..., 3])
+    radius = np.sqrt(-2.0 * np.log(uniform52(r[..., 0], r[..., 1])))
+    angle = 2.0 * np.pi * uniform52(r[..., 2], r[..., 3])
     return np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=-1)
 
 

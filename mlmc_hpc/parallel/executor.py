@@ -39,6 +39,46 @@ def out_of_memory(level: int, batch: int, n: int) -> str:
             f"run.batch_timesteps, or use fewer ranks per node")  # fmt: skip
 
 
+def timed_batches(sampler: Sampler, tasks: Sequence[Task]) -> list[tuple[np.ndarray, float, float]]:
+    """Each task's (sums, start, end), times by ``time.perf_counter``. A sampler with
+    ``sample_many`` (the GPU's: launch all, synchronise once) gets the tasks in one call, and
+    its time is split over them in proportion to their timesteps (its batches run one after
+    another on one device); any other sampler computes and times them one by one."""
+    many = getattr(sampler, "sample_many", None)
+    if many is None or len(tasks) < 2:
+        timed = []
+        for task in tasks:
+            start = time.perf_counter()
+            sums = sampler.sample(task.level, task.batch, task.n)
+            timed.append((sums, start, time.perf_counter()))
+        return timed
+    start = time.perf_counter()
+    results = many([(t.level, t.batch, t.n) for t in tasks])
+    seconds = time.perf_counter() - start
+    work = [float(t.n * sampler.steps(t.level)) for t in tasks]
+    edges = start + seconds * np.concatenate([[0.0], np.cumsum(work)]) / sum(work)
+    return [(sums, float(edges[k]), float(edges[k + 1])) for k, sums in enumerate(results)]
+
+
+def group_size(sampler: Sampler) -> int:
+    """Batches handed to the sampler at once: its ``max_group`` (1 unless it has one)."""
+    return max(1, int(getattr(sampler, "max_group", 1)))
+
+
+def compute_tasks(sampler: Sampler, tasks: Sequence[Task]) -> list[np.ndarray]:
+    """Each batch's result followed by its trailer (level, batch, start, end, seconds), start
+    and end in seconds since the epoch; groups of :func:`group_size` at once."""
+    results: list[np.ndarray] = []
+    epoch = time.time() - time.perf_counter()
+    size = group_size(sampler)
+    for first in range(0, len(tasks), size):
+        group = tasks[first : first + size]
+        for t, (sums, start, end) in zip(group, timed_batches(sampler, group), strict=True):
+            trailer = (t.level, t.batch, start + epoch, end + epoch, end - start)
+            results.append(np.concatenate([sums, trailer]))
+    return results
+
+
 class StoppedEarlyError(Exception):
     """A stop was requested: no new batches were started and those running finished.
 
@@ -213,31 +253,36 @@ class SerialExecutor(BatchExecutor):
         self.seed = getattr(sampler, "seed", None)
 
     def run_tasks(self, tasks: list[Task]) -> list[Outcome]:
-        """Each task in turn; a stop request is checked before each."""
+        """The tasks in turn, in groups of :func:`group_size` (one for a CPU sampler); a
+        stop request is checked before each group."""
         outcomes: list[Outcome] = []
         self._begin(tasks)
-        for task in tasks:
+        size = group_size(self.sampler)
+        for first in range(0, len(tasks), size):
             reason = self.stop_reason()
             if reason:
                 raise StoppedEarlyError(reason, outcomes)
-            start = time.perf_counter()
+            group = tasks[first : first + size]
             try:
-                sums = self.sampler.sample(task.level, task.batch, task.n)
+                timed = timed_batches(self.sampler, group)
             except MemoryError:
+                task = group[0]
                 raise RunFailedError(out_of_memory(task.level, task.batch, task.n)) from None
-            end = time.perf_counter()
-            outcomes.append((task, sums, end - start))
-            self.records.append(BatchRecord(task.level, task.batch, task.n, 0, self.host,
-                                            start - self.origin, end - self.origin,
-                                            end - start))  # fmt: skip
-            self._finished(task)
+            for task, (sums, start, end) in zip(group, timed, strict=True):
+                outcomes.append((task, sums, end - start))
+                self.records.append(BatchRecord(task.level, task.batch, task.n, 0, self.host,
+                                                start - self.origin, end - self.origin,
+                                                end - start))  # fmt: skip
+                self._finished(task)
         return outcomes
 
 
 def serial_executor(config: AnyConfig, mpi_version: str = "") -> SerialExecutor:
     """In-process executor for a config (the sampler's set-up time is kept as startup_s)."""
     started = time.perf_counter()
-    executor = SerialExecutor(make_sampler(config), batch_shape(config)[0])
+    sampler = make_sampler(config)
+    device = getattr(sampler, "device", "cpu")  # cuda:<id> [GPU; CUDA and NVRTC versions]
+    executor = SerialExecutor(sampler, batch_shape(config)[0], device)
     executor.startup_s = time.perf_counter() - started
     executor.mpi_version = mpi_version
     return executor

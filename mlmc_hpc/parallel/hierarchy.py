@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import WorkerFailedError, WorkerStalledError
+from .executor import compute_tasks
 from .mpi import (
     MAX_VECTOR,
     RESULT_SIZE,
@@ -33,7 +34,6 @@ from .mpi import (
     TAG_RESULT,
     TAG_STOP,
     MPIExecutor,
-    compute_task,
     pack_vector,
     worker_header,
     worker_loop,
@@ -115,7 +115,7 @@ def sub_master_loop(top: Any, node: Any, sampler: Any, batch: tuple[int, Any],
 def _compute(tasks: list[Task], inner: MPIExecutor | None, sampler: Any) -> list[np.ndarray]:
     """Each task's result with its trailer (level, batch, start, end, seconds), in order."""
     if inner is None:
-        return [compute_task(sampler, t.level, t.batch, t.n) for t in tasks]
+        return compute_tasks(sampler, tasks)
     before = len(inner.records)
     outcomes = inner.run_tasks(tasks)
     times = {(r.level, r.batch): r for r in inner.records[before:]}

@@ -31,7 +31,7 @@ import numpy as np
 from ..core.sums import N_SUMS
 from ..errors import ExitCode, WorkerFailedError, WorkerStalledError, stopped_at_once
 from ..models.registry import Sampler
-from .executor import BatchExecutor, StoppedEarlyError, out_of_memory
+from .executor import BatchExecutor, StoppedEarlyError, compute_tasks, out_of_memory
 from .planning import BatchRecord, Outcome, Task
 from .poller import Poller
 from .vectors import MAX_VECTOR, PREFETCH, pack_vector, unpack_vector, vector_size
@@ -207,14 +207,6 @@ class MPIExecutor(BatchExecutor):
             self.comm.Send(empty, dest=worker, tag=TAG_STOP)
 
 
-def compute_task(sampler: Sampler, level: int, batch: int, n: int) -> np.ndarray:
-    """One batch's result followed by its trailer (level, batch, start, end, seconds)."""
-    start, tick = time.time(), time.perf_counter()
-    result = sampler.sample(level, batch, n)
-    seconds = time.perf_counter() - tick
-    return np.concatenate([result, (level, batch, start, time.time(), seconds)])
-
-
 def worker_loop(comm: Any, sampler: Sampler) -> None:
     """Receive a task vector, compute its results, send them back; until STOP. A result
     goes out with a non-blocking send, so the worker starts its queued vector at once."""
@@ -236,13 +228,13 @@ def worker_loop(comm: Any, sampler: Sampler) -> None:
         if status.Get_tag() == TAG_STOP:
             finish_sending()
             return
-        results, level, batch, n = [], 0, 0, 0
+        tasks = [Task(*task) for task in message.reshape(-1, 3).tolist()]
         try:
-            for level, batch, n in message.reshape(-1, 3).tolist():
-                _inject_fault(fault, MPI.COMM_WORLD.Get_rank())
-                results.append(compute_task(sampler, level, batch, n))
+            _inject_fault(fault, MPI.COMM_WORLD.Get_rank())
+            results = compute_tasks(sampler, tasks)
         except MemoryError:  # one line: which batch did not fit
-            text = f"{worker_header(comm)} {out_of_memory(level, batch, n)}"
+            first = tasks[0]
+            text = f"{worker_header(comm)} {out_of_memory(first.level, first.batch, first.n)}"
         except Exception:
             text = worker_header(comm) + "\n" + traceback.format_exc().rstrip()
         else:

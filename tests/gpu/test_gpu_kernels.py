@@ -19,7 +19,7 @@ from mlmc_hpc.config.resolve import gpu_count
 from mlmc_hpc.core.sums import LevelSums
 from mlmc_hpc.models.cupy_sampler import kernel_source
 from mlmc_hpc.models.european import MilsteinGBMSampler
-from mlmc_hpc.models.philox import philox4x32_10, seed_key, stream_normals
+from mlmc_hpc.models.philox import philox4x32_10, round_keys, seed_key, stream_normals
 from tests.gpu.philox_reference import emulated_sums
 from tests.helpers import ROOT, run_cli
 
@@ -59,7 +59,14 @@ HOST_HARNESS = r"""
 static unsigned int __umulhi(unsigned int a, unsigned int b) {
   return (unsigned int)(((unsigned long long)a * b) >> 32);
 }
+#include <cstring>
 static void sincospi(double x, double *s, double *c) { *s = sin(M_PI * x); *c = cos(M_PI * x); }
+static double __hiloint2double(int hi, int lo) {
+  const unsigned long long bits = (unsigned long long)(unsigned int)hi << 32 | (unsigned int)lo;
+  double x;
+  memcpy(&x, &bits, sizeof x);
+  return x;
+}
 #include "philox_normals.cuh"
 int main() {
   const unsigned long long batch = 5ull + (1ull << 32);
@@ -68,7 +75,7 @@ int main() {
       Philox4 c{(unsigned int)pair, (unsigned int)i, (unsigned int)batch,
                 tag_word(3u, batch, i, pair)};
       double z0, z1;
-      normal_pair(c, KEY0, KEY1, &z0, &z1);
+      normal_pair(c, RoundKeys ROUND_KEYS, &z0, &z1);
       printf("%.17g %.17g\n", z0, z1);
     }
 }
@@ -83,14 +90,16 @@ def test_cuda_philox_code_matches_numpy_on_the_host(tmp_path):
         (ROOT / "mlmc_hpc/models/cuda/philox_normals.cuh").read_text()
     )
     (tmp_path / "harness.cpp").write_text(HOST_HARNESS)
-    k0, k1 = seed_key(123456789012345)
-    subprocess.run([compiler, "-O1", f"-DKEY0={k0}u", f"-DKEY1={k1}u", "-I", str(tmp_path),
+    k0, k1 = (",".join(f"{k}u" for k in word) for word in round_keys(seed_key(123456789012345)))
+    keys = f"{{{{{k0}}}, {{{k1}}}}}"
+    subprocess.run([compiler, "-O1", f"-DROUND_KEYS={keys}", "-I", str(tmp_path),
                     "-o", str(tmp_path / "harness"), str(tmp_path / "harness.cpp")],
                    check=True)  # fmt: skip
     output = subprocess.run([str(tmp_path / "harness")], capture_output=True, text=True, check=True)
     host = np.array(output.stdout.split(), dtype=float).reshape(3, 4)
     expected = stream_normals(123456789012345, 3, 5 + (1 << 32), np.arange(3), 4)
     np.testing.assert_allclose(host, expected, rtol=0, atol=1e-13)
+    assert np.all(np.isfinite(host))
 
 
 @pytest.mark.parametrize("arch", ["sm_75", "sm_90"])
