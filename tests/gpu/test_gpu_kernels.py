@@ -7,7 +7,10 @@ statistically through a NumPy emulation. Tests marked ``gpu`` need CuPy and a de
 
 from __future__ import annotations
 
+import ctypes
 import math
+import os
+import re
 import shutil
 import subprocess
 
@@ -17,9 +20,22 @@ import pytest
 from mlmc_hpc.config import load_config
 from mlmc_hpc.config.resolve import gpu_count
 from mlmc_hpc.core.sums import LevelSums
-from mlmc_hpc.models.cupy_sampler import kernel_source
+from mlmc_hpc.models.cupy_sampler import (
+    KERNELS,
+    MAX_BLOCKS,
+    THREADS,
+    kernel_source,
+    launch_plan,
+    round_keys_arg,
+)
 from mlmc_hpc.models.european import MilsteinGBMSampler
-from mlmc_hpc.models.philox import philox4x32_10, round_keys, seed_key, stream_normals
+from mlmc_hpc.models.philox import (
+    philox4x32_10,
+    round_keys,
+    seed_key,
+    stream_normals,
+    uniform52,
+)
 from tests.gpu.philox_reference import emulated_sums
 from tests.helpers import ROOT, run_cli
 
@@ -103,16 +119,86 @@ def test_cuda_philox_code_matches_numpy_on_the_host(tmp_path):
 
 
 @pytest.mark.parametrize("arch", ["sm_75", "sm_90"])
-def test_kernel_source_compiles_with_nvcc(tmp_path, arch):
+def test_kernel_source_compiles_with_nvcc_without_spills(tmp_path, arch):
     nvcc = shutil.which("nvcc")
     if nvcc is None:
         pytest.skip("nvcc not found")
     source = tmp_path / "kernels.cu"
     source.write_text(kernel_source())
     done = subprocess.run([nvcc, "-x", "cu", "-c", f"-arch={arch}", "-Werror", "all-warnings",
-                           "-o", str(tmp_path / "k.o"), str(source)],
+                           "-Xptxas", "-v", "-o", str(tmp_path / "k.o"), str(source)],
                           capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 0, done.stderr
+    entries = re.findall(r"Compiling entry function '(\w+)'", done.stderr)
+    assert set(KERNELS) <= set(entries)
+    frames = re.findall(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill "
+                        r"loads", done.stderr)  # fmt: skip
+    assert len(frames) == len(entries)
+    assert all(frame == ("0", "0", "0") for frame in frames), done.stderr
+
+
+def nvrtc12() -> ctypes.CDLL | None:
+    """libnvrtc.so.12 of the nvidia-cuda-nvrtc-cu12 wheel (the test extra), or None."""
+    try:
+        import nvidia.cuda_nvrtc as wheel
+    except ImportError:
+        return None
+    for folder in wheel.__path__:
+        library = os.path.join(folder, "lib", "libnvrtc.so.12")
+        if os.path.exists(library):
+            return ctypes.CDLL(library)
+    return None
+
+
+@pytest.mark.parametrize("arch", ["compute_70", "compute_90"])
+def test_kernel_source_compiles_with_nvrtc_12(arch):
+    """CUDA 13 cannot build for V100 (sm_70, PSC Bridges-2); NVRTC 12, as CuPy's cupy-cuda12x
+    does at run time, must compile the whole source for it."""
+    nvrtc = nvrtc12()
+    if nvrtc is None:
+        pytest.skip("nvidia-cuda-nvrtc-cu12 not installed")
+    program = ctypes.c_void_p()
+    source = kernel_source().encode()
+    assert nvrtc.nvrtcCreateProgram(ctypes.byref(program), source, b"kernels.cu", 0, None,
+                                    None) == 0  # fmt: skip
+    options = [f"--gpu-architecture={arch}".encode(), b"--std=c++14"]
+    status = nvrtc.nvrtcCompileProgram(program, len(options),
+                                       (ctypes.c_char_p * len(options))(*options))  # fmt: skip
+    size = ctypes.c_size_t()
+    nvrtc.nvrtcGetProgramLogSize(program, ctypes.byref(size))
+    log = ctypes.create_string_buffer(size.value)
+    nvrtc.nvrtcGetProgramLog(program, log)
+    nvrtc.nvrtcDestroyProgram(ctypes.byref(program))
+    assert status == 0, log.value.decode()
+
+
+def test_uniforms_are_in_the_half_open_unit_interval():
+    ones = np.array([0xFFFFFFFF], dtype=np.uint32)
+    zeros = np.array([0], dtype=np.uint32)
+    assert uniform52(ones, ones)[0] == 2.0**-52  # smallest: log stays finite
+    assert uniform52(zeros, zeros)[0] == 1.0
+    assert uniform52(zeros, np.array([0xFFF], dtype=np.uint32))[0] == 1.0  # 12 bits unused
+    assert uniform52(zeros, np.array([0x1000], dtype=np.uint32))[0] == 1.0 - 2.0**-52
+
+
+def test_round_keys_follow_the_weyl_sequence():
+    k0, k1 = round_keys((0xFFFFFFFF, 5))
+    assert k0[0] == 0xFFFFFFFF and k0[1] == (0xFFFFFFFF + 0x9E3779B9) % 2**32
+    assert k1[9] == (5 + 9 * 0xBB67AE85) % 2**32
+    arg = round_keys_arg(2**64 + 7)  # seeds modulo 2^64
+    assert arg.dtype.itemsize == 80 and list(arg["k0"]) == list(round_keys((7, 0))[0])
+
+
+@pytest.mark.parametrize("M, level, n, kernel", [
+    (2, 0, 1, "level0"), (2, 1, 10**6, "coupled2"), (2, 7, 50, "coupled2"),
+    (2, 8, 50, "coupled2_warp"), (2, 12, 1 << 17, "coupled2_warp"),
+    (2, 12, (1 << 17) + 1, "coupled2"), (4, 5, 10, "coupled"), (3, 2, 10, "coupled"),
+])  # fmt: skip
+def test_launch_plan_depends_on_the_work_only(M, level, n, kernel):
+    name, blocks = launch_plan(M, level, n)
+    assert name == kernel
+    threads = {"level0": (n + 1) // 2, "coupled2_warp": 32 * n}.get(name, n)
+    assert blocks == max(1, min(MAX_BLOCKS, -(-threads // THREADS)))
 
 
 OPTION = load_config(ROOT / "configs/aapl.yaml").option
@@ -139,15 +225,35 @@ def test_kernel_algorithm_matches_numpy_sampler_statistically(level):
 
 @needs_gpu
 @pytest.mark.gpu
-@pytest.mark.parametrize("level, batch, n", [(0, 0, 1), (0, 7, 100_001), (1, 3, 5000),
-                                             (3, 1 << 33, 3000), (5, 2, 800)])  # fmt: skip
-def test_cupy_kernels_equal_the_emulation(level, batch, n):
+@pytest.mark.parametrize("M, level, batch, n", [
+    (2, 0, 0, 1), (2, 0, 7, 100_001), (2, 1, 3, 5000), (2, 3, 1 << 33, 3000), (2, 5, 2, 800),
+    (2, 8, 4, 300), (2, 10, 1, 33), (4, 3, 2, 2000), (3, 2, 5, 999),
+])  # fmt: skip
+def test_cupy_kernels_equal_the_emulation(M, level, batch, n):
+    """Every kernel (level0, coupled2, coupled2_warp from level 8 on, coupled for M != 2)."""
     from mlmc_hpc.models.cupy_sampler import CupyMilsteinSampler
 
-    sampler = CupyMilsteinSampler(OPTION, 2, 1)
+    sampler = CupyMilsteinSampler(OPTION, M, 1)
     got = sampler.sample(level, batch, n)
-    np.testing.assert_allclose(got, emulated_sums(OPTION, 2, 1, level, batch, n), rtol=1e-9)
+    np.testing.assert_allclose(got, emulated_sums(OPTION, M, 1, level, batch, n), rtol=1e-9)
     assert np.array_equal(got, sampler.sample(level, batch, n))  # deterministic
+
+
+@needs_gpu
+@pytest.mark.gpu
+def test_cupy_sample_many_equals_one_by_one():
+    from mlmc_hpc.models.cupy_sampler import MAX_GROUP, CupyMilsteinSampler
+
+    sampler = CupyMilsteinSampler(OPTION, 2, 3)
+    tasks = [
+        (level % 9, batch, 100 + 37 * batch) for batch, level in enumerate(range(MAX_GROUP + 5))
+    ]
+    together = sampler.sample_many(tasks)
+    assert len(together) == len(tasks)
+    for task, sums in zip(tasks, together, strict=True):
+        assert np.array_equal(sums, sampler.sample(*task))
+    assert sampler.kernel_seconds > 0
+    assert sampler.device.startswith("cuda:") and "NVRTC" in sampler.device
 
 
 @needs_gpu
