@@ -4,7 +4,7 @@ The book's checkpoint is the result file with every contract's latest state: a c
 that has finished keeps its result, one under way its checkpoint group, one not yet
 started nothing. It is written before a round (the workers wait for it), at most every
 :data:`CHECKPOINT_EVERY_S` seconds and 20 times as long as the last save took, so saving
-costs them at most about 5%; a stop always saves.
+costs them at most about 5% (:mod:`.cadence`); a stop always saves.
 ``--resume`` continues each unfinished contract from its checkpoint and starts the others
 afresh, so every contract ends bit-identical to an uninterrupted book.
 """
@@ -22,6 +22,7 @@ from ..io.checkpoint import resume_from
 from ..io.run_result import RunResult
 from ..parallel.executor import BatchExecutor
 from .book import ContractExecutor, run_contracts
+from .cadence import Cadence
 from .run import run_pricing
 
 CHECKPOINT_EVERY_S = 5.0
@@ -63,7 +64,6 @@ def run_book(
     resumed = resume.resumed + 1 if resume else 0
     latest: dict[int, RunResult] = {}
     ended: set[int] = set()
-    last_write = [time.monotonic(), 0.0]  # when the last save ended, and how long it took
 
     def elapsed() -> float:
         return previous_s + time.perf_counter() - started
@@ -88,13 +88,13 @@ def run_book(
         ended.add(index)
         return latest[index]
 
+    cadence = Cadence(CHECKPOINT_EVERY_S)
+    cadence.last = time.monotonic()  # the first save waits too: contracts have no state yet
+
     def before_round() -> None:  # the workers wait for a save: keep saves under ~5%
-        wait = max(CHECKPOINT_EVERY_S, 20 * last_write[1])
-        if checkpoint_path and time.monotonic() - last_write[0] >= wait:
-            tick = time.monotonic()
-            assemble_book(book, dict(latest), executor, elapsed(), resumed, False
-                          ).save(checkpoint_path)  # fmt: skip
-            last_write[:] = [time.monotonic(), time.monotonic() - tick]
+        if checkpoint_path:
+            cadence.offer(lambda: assemble_book(book, dict(latest), executor, elapsed(),
+                                                resumed, False).save(checkpoint_path))  # fmt: skip
 
     tick = [time.perf_counter()]
 

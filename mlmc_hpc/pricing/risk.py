@@ -30,6 +30,7 @@ from ..models.risk_sampler import loss_scale
 from ..parallel.executor import BatchExecutor, StoppedEarlyError
 from ..parallel.planning import Task
 from ..parallel.stopping import slurm_job
+from .cadence import Cadence
 
 FIRST_SCENARIOS = 1 << 18  # the first iteration (in whole batches)
 CHECKPOINT_EVERY_S = 10.0  # later checkpoints at most this often (a stop always saves)
@@ -78,7 +79,8 @@ def run_risk(
 ) -> RiskResult:
     """Run (or continue, from ``resume``) the iterations on ``executor``; the result. With
     ``checkpoint_path`` the unfinished result is written there after the first iteration and
-    then at most every CHECKPOINT_EVERY_S seconds (it holds the kept tail: rewriting it after
+    then at most every CHECKPOINT_EVERY_S seconds and 1/20 of the run (:mod:`.cadence`; it
+    holds the kept tail: rewriting it after
     every iteration cost more than the sampling of short runs); a stop returns an
     unfinished, ``interrupted`` result holding the batches merged so far."""
     started = time.perf_counter()
@@ -87,7 +89,7 @@ def run_risk(
     if resume:
         executor.resume_records(resume.batches, resume.elapsed_s)
     said: list[str] = []
-    last_saved = time.monotonic()
+    cadence = Cadence(CHECKPOINT_EVERY_S)
 
     def elapsed() -> float:
         return previous_s + time.perf_counter() - started
@@ -118,10 +120,8 @@ def run_risk(
             )
         else:
             state.target = min(fixed, state.target * FIXED_GROWTH)
-        if checkpoint_path and (len(state.iterations) == 1 or
-                                time.monotonic() - last_saved >= CHECKPOINT_EVERY_S):  # fmt: skip
-            result(finished=False).save(checkpoint_path)
-            last_saved = time.monotonic()
+        if checkpoint_path:
+            cadence.offer(lambda: result(finished=False).save(checkpoint_path))
     if None in found:
         p = config.risk.confidence[found.index(None)]
         raise RunFailedError(

@@ -19,6 +19,7 @@ from ..io.run_result import RunResult
 from ..parallel.executor import BatchExecutor, StoppedEarlyError
 from .assemble import assemble
 from .budget import Budgeted
+from .cadence import RUN_EVERY_S, Cadence
 from .level0 import level0_plan
 from .loops import State, new_state, run_loop
 from .safety import driver_plan, withdraw
@@ -38,8 +39,9 @@ def run_pricing(
     """Run (or continue, from ``resume``) the adaptive loop on ``executor``; the result.
 
     With ``checkpoint_path`` the unfinished result is rewritten there (atomically) after
-    every iteration. If the executor is told to stop, the returned result is unfinished and
-    ``interrupted``, with a checkpoint holding the batches already computed.
+    the first iteration, then at most every RUN_EVERY_S seconds and 1/20 of the run
+    (:mod:`mlmc_hpc.pricing.cadence`). If the executor is told to stop, the returned result
+    is unfinished and ``interrupted``, with a checkpoint holding the batches computed.
     ``on_checkpoint(result)`` receives the unfinished result after every iteration (a book
     collects its contracts' checkpoints so). A request past
     ``run.max_timesteps`` is a ConfigError before it starts (:mod:`mlmc_hpc.pricing.budget`).
@@ -82,12 +84,16 @@ def run_pricing(
         group = checkpoint_group(state, executor.snapshot())
         return assemble(config, state.estimate(), executor, elapsed(), flags, group)
 
+    cadence = Cadence(RUN_EVERY_S)
+    unsaved: list[RunResult] = []  # the last iteration's checkpoint, when the cadence skipped it
+
     def save_checkpoint(current: State) -> None:
-        if current.finished or not (checkpoint_path or on_checkpoint):
+        if current.finished or not (on_checkpoint or checkpoint_path):
             return
         result = unfinished()
-        if checkpoint_path:
-            result.save(checkpoint_path)
+        unsaved[:] = []
+        if checkpoint_path and not cadence.offer(lambda: result.save(checkpoint_path)):
+            unsaved.append(result)
         if on_checkpoint:
             on_checkpoint(result)
 
@@ -99,7 +105,11 @@ def run_pricing(
         estimate = run_loop(config, plan, state, budgeted, progress, say, save_checkpoint)
     except StoppedEarlyError as stop:
         return unfinished(stop.reason)
-    except SamplingError as error:
+    except Exception as error:  # a refused budget, a failed worker: keep the last state
+        if unsaved and checkpoint_path:
+            unsaved[0].save(checkpoint_path)
+        if not isinstance(error, SamplingError):
+            raise
         o = config.option
         where = f"option {o.type}: S0 {o.S0:g}, K {o.K:g}, T {o.T:g}, r {o.r:g}, sigma {o.sigma:g}"
         raise SamplingError(f"{error} ({where})") from None

@@ -59,3 +59,24 @@ def test_a_run_past_its_budget_keeps_its_checkpoint_and_resumes(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["price"] == json.loads(reference.stdout)["price"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.h5", "unlimited.h5"]
+
+
+def test_a_refusal_after_skipped_checkpoints_saves_the_last_iteration(tmp_path):
+    """Checkpoints are rate-limited (pricing.cadence), so in a short run only iteration 1 was
+    written when the budget refuses iteration 6: the refusal writes iteration 5's state,
+    and the resumed run still ends bit-identical to an unlimited one."""
+    eps = ("--eps", "0.002")
+    reference = run_cli(*BASE, *eps, "--set", "run.max_timesteps=null",
+                        "--output", str(tmp_path / "unlimited.h5"))  # fmt: skip
+    assert reference.returncode == 0, reference.stderr
+    out = tmp_path / "r.h5"
+    # iterations 1-5 use 767,684 timesteps and the 6th asks for 150,238 more
+    stopped = run_cli(*BASE, *eps, "--set", "run.max_timesteps=900000", "--output", str(out))
+    assert stopped.returncode == 2, stopped.stderr
+    assert "(7.68e+05 done)" in stopped.stderr
+    saved = RunResult.load(out)
+    assert not saved.finished and len(saved.iterations["L"]) == 5
+    resumed = run_cli(*BASE, *eps, "--set", "run.max_timesteps=null", "--output", str(out),
+                      "--resume")  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["price"] == json.loads(reference.stdout)["price"]

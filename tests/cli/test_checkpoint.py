@@ -96,9 +96,7 @@ def test_interrupt_twice(tmp_path, reference):
     assert_same_run(final, reference)
 
 
-def test_checkpoint_after_every_iteration(tmp_path, reference):
-    out = tmp_path / "r.h5"
-    config = small_config(out)
+def checkpoints_seen(out, config, monkeypatch=None, every_s=None):
     seen = []
 
     def progress(record):
@@ -106,7 +104,25 @@ def test_checkpoint_after_every_iteration(tmp_path, reference):
             with h5py.File(out) as h5:
                 seen.append((bool(h5.attrs["finished"]), len(h5["iterations/L"])))
 
+    if every_s is not None:
+        monkeypatch.setattr("mlmc_hpc.pricing.run.RUN_EVERY_S", every_s)
+        monkeypatch.setattr("mlmc_hpc.pricing.cadence.SAVE_SHARE_FACTOR", 0.0)
     run_pricing(config, serial_executor(config), progress=progress, checkpoint_path=str(out))
+    return seen
+
+
+def test_checkpoint_after_the_first_iteration_then_rate_limited(tmp_path, reference):
+    """A run shorter than RUN_EVERY_S writes one checkpoint (after iteration 1)."""
+    out = tmp_path / "r.h5"
+    seen = checkpoints_seen(out, small_config(out))
+    n = len(reference.iterations["L"])
+    assert reference.wall_time_s < 5.0  # else later checkpoints would be due
+    assert seen == [(False, 1)] * (n - 1)
+
+
+def test_checkpoint_after_every_iteration_when_always_due(tmp_path, reference, monkeypatch):
+    out = tmp_path / "r.h5"
+    seen = checkpoints_seen(out, small_config(out), monkeypatch, every_s=0.0)
     # progress for iteration k runs before checkpoint k is written: it sees checkpoint k-1
     n = len(reference.iterations["L"])
     assert seen == [(False, k) for k in range(1, n)]
