@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..config.resolve import gpu_count
 from ..errors import (
     ConfigError,
     ExitCode,
@@ -85,17 +84,19 @@ def run_distributed(comm: Any, prepare: Prepare, job: Job) -> int:
         return ExitCode.FAILURE
 
 
-def worker_device(backend: str, comm: Any) -> str:
-    """GPU binding: device local_rank % n_devices, chosen before any other CUDA call."""
+def worker_device(backend: str, comm: Any) -> tuple[str, int]:
+    """GPU binding: device local_rank % n_devices, chosen before any other CUDA call; the
+    device and how many GPUs this host has (0 for the CPU backend)."""
     if backend != "cupy":
-        return "cpu"
+        return "cpu", 0
     import cupy
 
     from .mpi import local_rank
 
-    device = local_rank(comm) % cupy.cuda.runtime.getDeviceCount()
+    count = cupy.cuda.runtime.getDeviceCount()
+    device = local_rank(comm) % count
     cupy.cuda.Device(device).use()
-    return f"cuda:{device}"
+    return f"cuda:{device}", count
 
 
 def worker(comm: Any) -> int:
@@ -107,9 +108,10 @@ def worker(comm: Any) -> int:
     if config is None:
         return ExitCode.USAGE  # rank 0 printed the reason
     started = time.perf_counter()
-    device = worker_device(config.run.backend, comm)
+    device, gpus = worker_device(config.run.backend, comm)
     sampler = make_sampler(config)
-    comm.gather((socket.gethostname(), device, time.perf_counter() - started), root=0)
+    device = getattr(sampler, "device", device)  # cuda:<id> [GPU; CUDA and NVRTC versions]
+    comm.gather((socket.gethostname(), device, time.perf_counter() - started, gpus), root=0)
     signal = comm.bcast(None, root=0)
     if signal not in ("go", "go by node"):
         return ExitCode.USAGE
@@ -133,21 +135,24 @@ def by_node(config: AnyConfig, workers: int) -> bool:
     return bool(above) and workers >= above
 
 
-def check_placement(config: AnyConfig, workers: list[tuple[str, str, float]]) -> None:
-    """Refuse more GPU workers on a host than that host has GPUs (one more under per-node
-    sub-masters: a node's sub-master feeds the others and samples nothing)."""
+def check_placement(config: AnyConfig, reports: list[tuple[str, str, float, int]]) -> None:
+    """Refuse more GPU workers on any host than that host has GPUs, as its workers report
+    them (one more under per-node sub-masters: a node's sub-master feeds the others and
+    samples nothing). ``reports``: (host, device, start-up seconds, GPUs) per worker."""
     if config.run.backend != "cupy":
         return
-    per_host: dict[str, int] = {}
-    for host, _, _ in workers:
-        per_host[host] = per_host.get(host, 0) + 1
-    here, gpus = socket.gethostname(), gpu_count()
-    gpus += 1 if by_node(config, len(workers)) and len(per_host) > 1 else 0
-    if per_host.get(here, 0) > gpus:
-        raise PlacementError(
-            f"too many ranks: {per_host[here]} GPU workers on {here} but {gpus} GPUs; "
-            f"start at most {gpus + 1} ranks per node (one master) or use run.backend: numpy"
-        )
+    per_host: dict[str, list[int]] = {}
+    for host, _, _, gpus in reports:
+        per_host.setdefault(host, []).append(gpus)
+    spare = 1 if by_node(config, len(reports)) and len(per_host) > 1 else 0
+    for host, counts in per_host.items():
+        allowed = max(counts) + spare
+        if len(counts) > allowed:
+            raise PlacementError(
+                f"too many ranks: {len(counts)} GPU workers on {host} but {max(counts)} "
+                f"GPUs; start at most {allowed + 1} ranks per node (one master) or use "
+                f"run.backend: numpy"
+            )
 
 
 def master(comm: Any, prepare: Prepare, job: Job) -> int:
@@ -164,9 +169,10 @@ def master(comm: Any, prepare: Prepare, job: Job) -> int:
         from .mpi import local_rank
 
         local_rank(comm)
-    workers = comm.gather(None, root=0)[1:]
+    reports = comm.gather(None, root=0)[1:]
+    workers = [(host, device, startup) for host, device, startup, _ in reports]
     try:
-        check_placement(config, workers)
+        check_placement(config, reports)
     except ConfigError as error:
         comm.bcast("stop", root=0)
         return config_error_exit(error)
