@@ -1,7 +1,7 @@
 """Settling the config's ``auto`` values, once, while loading.
 
 - ``run.backend: auto`` becomes ``cupy`` when CuPy imports, sees a GPU, has kernels for
-  the work (:data:`GPU_KERNEL_TYPES` by MLMC) and can compile a trivial kernel (NVRTC and
+  the work (:data:`GPU_KERNELS`) and can compile a trivial kernel (NVRTC and
   the CUDA headers are there), else ``numpy``; an explicit ``cupy`` that cannot be met is
   a :class:`~mlmc_hpc.errors.BackendUnavailableError` (exit 2) naming the fix.
 - ``run.batch_timesteps: auto`` becomes a fixed constant per backend
@@ -15,10 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import BackendUnavailableError
-from .schema import EUROPEAN_TYPES
+from .schema import EUROPEAN_TYPES, PATH_TYPES
 
-# Work the CuPy kernels can do: European payoffs by MLMC (mlmc_hpc/models/cuda).
-GPU_KERNEL_TYPES = EUROPEAN_TYPES
+# Work the CuPy kernels can do (mlmc_hpc/models/cuda), by method: MLMC for European payoffs
+# (milstein_gbm.cu) and the path-dependent ones (path_payoffs.cu), MLQMC for European
+# payoffs (qmc_sobol.cu). Plain Monte Carlo runs on NumPy.
+GPU_KERNEL_TYPES = EUROPEAN_TYPES + PATH_TYPES
+GPU_KERNELS = {"mlmc": GPU_KERNEL_TYPES, "mlqmc": EUROPEAN_TYPES}
 # Batch size for ``batch_timesteps: auto``. NumPy: about 50 ms of one core.
 AUTO_BATCH_TIMESTEPS = {"numpy": 1 << 22, "cupy": 1 << 30}
 
@@ -50,8 +53,8 @@ def compile_problem() -> str | None:
 
 
 def has_gpu_kernels(option_type: str, method: str) -> bool:
-    """True when the CuPy kernels can do this work (European payoffs by MLMC)."""
-    return method == "mlmc" and option_type in GPU_KERNEL_TYPES
+    """True when the CuPy kernels can do this work (:data:`GPU_KERNELS`)."""
+    return option_type in GPU_KERNELS.get(method, ())
 
 
 def resolve_backend(requested: str, option_type: str, method: str) -> str:
@@ -60,9 +63,9 @@ def resolve_backend(requested: str, option_type: str, method: str) -> str:
         return "numpy"
     if requested == "cupy" and not has_gpu_kernels(option_type, method):
         raise BackendUnavailableError(
-            f"run.backend cupy has kernels for option.type {' | '.join(GPU_KERNEL_TYPES)} with "
-            f"mlmc.method mlmc only, got type {option_type} with method {method}; "
-            f"use run.backend: numpy or auto"
+            f"run.backend cupy has kernels for mlmc.method mlmc (option.type "
+            f"{' | '.join(GPU_KERNELS['mlmc'])}) and mlqmc ({' | '.join(GPU_KERNELS['mlqmc'])}), "
+            f"got type {option_type} with method {method}; use run.backend: numpy or auto"
         )
     usable = has_gpu_kernels(option_type, method) and gpu_count() > 0
     if requested == "cupy" and not usable:

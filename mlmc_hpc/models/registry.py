@@ -1,10 +1,14 @@
 """The one map from a config to the sampler that does its work.
 
-European payoffs by MLMC run on the fused CuPy kernels (``run.backend: cupy``) or the fast
-NumPy sampler; path-dependent payoffs on the NumPy path sampler; ``mlmc.method: mc`` on the
-plain Monte Carlo sampler; ``mlmc.method: mlqmc`` on the quasi-Monte Carlo sampler of
-:mod:`mlmc_hpc.models.qmc_sampler`; ``mlmc.level0: control`` puts the control-variate level 0 of
-:mod:`mlmc_hpc.models.control_sampler` in front of any of them. Every sampler has
+By MLMC, European payoffs run on the fused CuPy kernels of
+:mod:`mlmc_hpc.models.cupy_sampler` (``run.backend: cupy``) or the fast NumPy sampler, and
+path-dependent payoffs on the fused CuPy kernels of :mod:`mlmc_hpc.models.cupy_paths` or
+the NumPy path sampler; ``mlmc.method: mc`` on the plain Monte Carlo sampler;
+``mlmc.method: mlqmc`` on the quasi-Monte Carlo sampler of
+:mod:`mlmc_hpc.models.qmc_sampler` (calls and puts with ``run.backend: cupy``: the
+hash-scrambled Sobol kernel of :mod:`mlmc_hpc.models.cupy_qmc`); ``mlmc.level0: control``
+puts the control-variate level 0 of :mod:`mlmc_hpc.models.control_sampler` in front of any
+of them. Every sampler has
 ``steps(level)`` (the cost of one sample, from :mod:`mlmc_hpc.models.gbm`) and
 ``sample(level, batch, n) -> the eight batch sums``. ``mlmc.level0: exact`` needs no
 sampler of its own: the driver never asks for level 0 (:mod:`mlmc_hpc.models.level0`).
@@ -59,6 +63,10 @@ def make_sampler(config: AnyConfig) -> Sampler:
 
         return PlainMCSampler(option, settings.mc_steps, seed)
     if settings.method == "mlqmc":
+        if config.run.backend == "cupy":  # resolve_backend allows it for calls and puts
+            from .cupy_qmc import CupyQMCSampler
+
+            return CupyQMCSampler(option, settings.M, seed)
         from .qmc_sampler import QMCPathSampler
 
         return QMCPathSampler(option, settings.M, seed)
@@ -73,9 +81,13 @@ def make_sampler(config: AnyConfig) -> Sampler:
 def _level_sampler(config: Config) -> Sampler:
     option, settings, seed = config.option, config.mlmc, config.run.seed
     if config.run.backend == "cupy":
-        from .cupy_sampler import CupyMilsteinSampler
+        if is_european(option):
+            from .cupy_sampler import CupyMilsteinSampler
 
-        return CupyMilsteinSampler(option, settings.M, seed)
+            return CupyMilsteinSampler(option, settings.M, seed)
+        from .cupy_paths import CupyPathSampler
+
+        return CupyPathSampler(option, settings.M, seed)
     if is_european(option):
         from .european import MilsteinGBMSampler
 

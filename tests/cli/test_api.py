@@ -98,7 +98,7 @@ def test_bad_input_raises_the_cli_one_line_message():
         (lambda: mlmc_hpc.price(epsilon=0.1), "unknown keyword epsilon .*did you mean eps\\?"),
         (lambda: mlmc_hpc.price({"optoin": {}}), "unknown key optoin; did you mean option\\?"),
         (lambda: mlmc_hpc.price("nosuchpreset"), "nor a preset: aapl, giles, spy, tsla"),
-        (lambda: mlmc_hpc.price(GILES_CALL, backend="cupy", type="asian"), "run.backend cupy"),
+        (lambda: mlmc_hpc.price(GILES_CALL, backend="cupy", method="mc"), "run.backend cupy"),
     ],
 )
 def test_mistakes_are_config_errors(call, message):

@@ -137,13 +137,16 @@ def test_cupy_backend_without_gpu_is_refused(capsys, tmp_path):
     assert not (tmp_path / "x.h5").exists()
 
 
-def test_cupy_backend_for_a_path_payoff_is_refused(capsys, tmp_path):
-    args = ["--backend", "cupy", "--set", "option.type=asian", "--output", str(tmp_path / "x.h5")]
+@pytest.mark.parametrize("option_type, method", [("asian", "mlqmc"), ("call", "mc")])
+def test_cupy_backend_without_a_kernel_is_refused(capsys, tmp_path, option_type, method):
+    args = ["--backend", "cupy", "--set", f"option.type={option_type}", "--set",
+            f"mlmc.method={method}", "--output", str(tmp_path / "x.h5")]  # fmt: skip
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err == (
-        "config error: run.backend cupy has kernels for option.type call | put with mlmc.method "
-        "mlmc only, got type asian with method mlmc; use run.backend: numpy or auto\n"
+        "config error: run.backend cupy has kernels for mlmc.method mlmc (option.type call | "
+        "put | asian | lookback | digital | barrier) and mlqmc (call | put), got type "
+        f"{option_type} with method {method}; use run.backend: numpy or auto\n"
     )
     assert not (tmp_path / "x.h5").exists()
 

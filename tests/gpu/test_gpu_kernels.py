@@ -20,6 +20,7 @@ import pytest
 from mlmc_hpc.config import load_config
 from mlmc_hpc.config.resolve import gpu_count
 from mlmc_hpc.core.sums import LevelSums
+from mlmc_hpc.models.cupy_paths import PATH_KERNELS
 from mlmc_hpc.models.cupy_sampler import (
     KERNELS,
     MAX_BLOCKS,
@@ -67,15 +68,18 @@ def test_stream_normals_are_standard_and_keyed():
     assert not np.array_equal(high, z[:10, :4])  # the batch's high bits reach the counter
 
 
-HOST_HARNESS = r"""
+# The CUDA intrinsics the device code uses, defined for a host compiler (g++), so that the
+# device functions of every kernel file can be checked against their NumPy twins.
+HOST_PRELUDE = r"""
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #define __device__
+#define __host__
 #define __forceinline__ inline
 static unsigned int __umulhi(unsigned int a, unsigned int b) {
   return (unsigned int)(((unsigned long long)a * b) >> 32);
 }
-#include <cstring>
 static void sincospi(double x, double *s, double *c) { *s = sin(M_PI * x); *c = cos(M_PI * x); }
 static double __hiloint2double(int hi, int lo) {
   const unsigned long long bits = (unsigned long long)(unsigned int)hi << 32 | (unsigned int)lo;
@@ -83,6 +87,16 @@ static double __hiloint2double(int hi, int lo) {
   memcpy(&x, &bits, sizeof x);
   return x;
 }
+static unsigned int __brev(unsigned int x) {
+  unsigned int y = 0;
+  for (int b = 0; b < 32; ++b) y |= ((x >> b) & 1u) << (31 - b);
+  return y;
+}
+"""
+
+HOST_HARNESS = (
+    HOST_PRELUDE
+    + r"""
 #include "philox_normals.cuh"
 int main() {
   const unsigned long long batch = 5ull + (1ull << 32);
@@ -96,6 +110,7 @@ int main() {
     }
 }
 """
+)
 
 
 def test_cuda_philox_code_matches_numpy_on_the_host(tmp_path):
@@ -130,7 +145,7 @@ def test_kernel_source_compiles_with_nvcc_without_spills(tmp_path, arch):
                           capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 0, done.stderr
     entries = re.findall(r"Compiling entry function '(\w+)'", done.stderr)
-    assert set(KERNELS) <= set(entries)
+    assert {*KERNELS, *PATH_KERNELS, "qmc_sobol"} <= set(entries)
     frames = re.findall(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill "
                         r"loads", done.stderr)  # fmt: skip
     assert len(frames) == len(entries)
@@ -271,10 +286,14 @@ def test_cupy_and_numpy_levels_agree(level):
 
 @needs_gpu
 @pytest.mark.gpu
-@pytest.mark.parametrize("case", ["aapl", "tsla", "spy"])
-def test_cupy_prices_within_3_eps(tmp_path, case):
+@pytest.mark.parametrize("case, extra", [
+    ("aapl", ()), ("tsla", ()), ("spy", ()), ("spy", ("--set", "mlmc.level0=sample")),
+    ("spy", ("--set", "mlmc.method=mlqmc")), ("aapl", ("--set", "mlmc.method=mlqmc")),
+])  # fmt: skip
+def test_cupy_prices_within_3_eps(tmp_path, case, extra):
+    """Calls and puts by MLMC (level 0 exact and sampled) and by MLQMC on the GPU."""
     done = run_cli("--config", f"configs/{case}.yaml", "--backend", "cupy", "--json",
-                   "--quiet", "--output", str(tmp_path / "r.h5"))  # fmt: skip
+                   "--quiet", "--output", str(tmp_path / "r.h5"), *extra)  # fmt: skip
     assert done.returncode == 0, done.stderr
     import json
 
