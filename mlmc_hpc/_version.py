@@ -1,3 +1,3 @@
 """The package version: the one source (pyproject.toml reads it, results store it)."""
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
