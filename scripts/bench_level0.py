@@ -51,7 +51,7 @@ from typing import Any
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-from benchkit import Report, cpu_model, package_version, verdict  # noqa: E402
+from benchkit import Report, cpu_model, normal_floor, package_version, verdict  # noqa: E402
 
 import mlmc_hpc  # noqa: E402
 
@@ -102,20 +102,6 @@ class Measurement:
     def error_eps(self) -> float:
         """(price - closed form) / eps; NaN without a closed form or after a failure."""
         return (self.price - self.reference) / self.eps
-
-
-def normal_floor(total: int = 1 << 24, chunk: int = 1 << 16, repeats: int = 3) -> float:
-    """Standard normals per second from SFC64 into a cache-sized buffer, best of ``repeats``
-    passes of ``total`` normals (the floor of a sampled run: one normal per timestep)."""
-    rng = np.random.Generator(np.random.SFC64(0))
-    buffer = np.empty(chunk)
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(total // chunk):
-            rng.standard_normal(out=buffer)
-        best = min(best, time.perf_counter() - start)
-    return (total // chunk) * chunk / best
 
 
 def measure(

@@ -82,7 +82,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's mlmc_hpc, as the subprocesses (cwd ROOT) use
 
 import numpy as np  # noqa: E402
-from benchkit import Report, cpu_model, mpiexec, package_version, verdict  # noqa: E402
+from benchkit import (  # noqa: E402
+    Report,
+    cpu_model,
+    mpiexec,
+    normal_floor,
+    package_version,
+    verdict,
+)
 
 import mlmc_hpc  # noqa: E402
 
@@ -226,20 +233,6 @@ class Runs:
     def rate(self) -> float:
         """Scenarios per second from the best wall_time_s."""
         return self.scenarios / self.best_wall
-
-
-def normal_floor(total: int = 1 << 24, chunk: int = 1 << 16, repeats: int = 3) -> float:
-    """Standard normals per second from SFC64 into a cache-sized buffer, best of ``repeats``
-    passes of ``total`` normals."""
-    rng = np.random.Generator(np.random.SFC64(0))
-    buffer = np.empty(chunk)
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(total // chunk):
-            rng.standard_normal(out=buffer)
-        best = min(best, time.perf_counter() - start)
-    return (total // chunk) * chunk / best
 
 
 def git(folder: Path, *words: str) -> str:

@@ -7,10 +7,14 @@ repository root as ``python scripts/NAME.py``: this folder is then on ``sys.path
 from __future__ import annotations
 
 import importlib.metadata
+import math
 import platform
 import shutil
 import sys
+import time
 from pathlib import Path
+
+import numpy as np
 
 
 def cpu_model() -> str:
@@ -59,3 +63,17 @@ def mpiexec() -> str:
 def verdict(ok: bool) -> str:
     """PASS or MISS."""
     return "PASS" if ok else "MISS"
+
+
+def normal_floor(total: int = 1 << 24, chunk: int = 1 << 16, repeats: int = 3) -> float:
+    """Standard normals per second from SFC64 into a cache-sized buffer, best of ``repeats``
+    passes of ``total`` normals (the floor of a sampled run: one normal per timestep)."""
+    rng = np.random.Generator(np.random.SFC64(0))
+    buffer = np.empty(chunk)
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(total // chunk):
+            rng.standard_normal(out=buffer)
+        best = min(best, time.perf_counter() - start)
+    return (total // chunk) * chunk / best
