@@ -68,6 +68,7 @@ from mlmc_hpc.config.risk_loading import load_risk_config  # noqa: E402
 from mlmc_hpc.config.risk_schema import RiskConfig  # noqa: E402
 from mlmc_hpc.io.risk_result import RiskResult  # noqa: E402
 from mlmc_hpc.models.portfolio import book, daily_portfolio_return  # noqa: E402
+from mlmc_hpc.models.risk_expansion import one_day_difference  # noqa: E402
 
 LEVELS = (0.95, 0.99)
 MEASURES = ("var", "cvar")
@@ -162,38 +163,6 @@ def lognormal_case(value: float, mu: float, sigma: float, h: float,
     var = -value * math.expm1(a - b * z)
     cvar = value * (1.0 - math.exp(a + 0.5 * b * b) * float(ndtr(-z - b)) / (1.0 - p))
     return var, cvar
-
-
-def one_day_expansion(config: RiskConfig, p: float) -> dict[str, tuple[float, float]]:
-    """(first-order, second-order) terms of VaR_exact - VaR_daily and of the CVaRs at a
-    one-day horizon h (the derivation is in tests/statistical/test_risk.py, test (c))."""
-    assets = config.portfolio.assets
-    h = config.risk.horizon_days / config.risk.trading_days
-    value = config.portfolio.value
-    w = np.array([a.weight for a in assets])
-    sigma = np.array([a.sigma for a in assets])
-    mu = np.array([a.mu for a in assets])
-    corr = np.array(config.portfolio.correlation)
-    b = sigma * math.sqrt(h)
-    a = (mu - 0.5 * sigma**2) * h
-    s = math.sqrt(w @ (corr * np.outer(b, b)) @ w)
-    beta = corr @ (w * b) / s
-    u = w * b * b
-    cond = corr - np.outer(beta, beta)
-    A0 = float(u @ (cond * cond) @ u)
-    A1 = float((u * beta) @ cond @ (u * beta))
-    z = float(ndtri(p))
-    density, tail = float(phi(z)), 1.0 - p
-    first_var = -0.5 * value * float(np.sum(u * beta**2)) * (z * z - 1.0)
-    cubic = -(beta**3 * z**3 + 3.0 * beta * (1.0 - beta**2) * z)
-    second_var = -value * float(np.sum(w * (a * b * (-beta * z) + b**3 * cubic / 6.0)))
-    second_var += value * z * (A0 / 2.0 + A1 * (z * z - 2.0)) / (2.0 * s)
-    mean1, mean3 = -density / tail, -(z * z + 2.0) * density / tail
-    first_cvar = -0.5 * value * float(np.sum(u * beta**2)) * z * density / tail
-    third = beta**3 * mean3 + 3.0 * beta * (1.0 - beta**2) * mean1
-    second_cvar = -value * float(np.sum(w * (a * b * beta * mean1 + b**3 * third / 6.0)))
-    second_cvar += density * value * (A0 / 2.0 + z * z * A1) / (2.0 * s * tail)
-    return {"var": (first_var, second_var), "cvar": (first_cvar, second_cvar)}
 
 
 def half_width(result: RiskResult, measure: str, p: float) -> float:
@@ -316,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     report(f"{'':8} {'exact':>14} {'daily':>14} {'difference':>11} {'1st order':>10} "
            f"{'2nd order':>10} {'residual':>9} {'se':>7} {'resid/se':>9}")  # fmt: skip
     for p in LEVELS:
-        terms = one_day_expansion(one_day, p)
+        terms = one_day_difference(one_day, p)
         for k in MEASURES:
             exact, daily = (getattr(runs_c[x], k)(p) for x in ("exact", "daily"))
             se = math.hypot(*(half_width(runs_c[x], k, p) / 1.959964 for x in runs_c))
