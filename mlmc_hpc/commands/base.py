@@ -39,18 +39,20 @@ def config_source(args: argparse.Namespace) -> str | None:
     return flag if flag is not None else bare
 
 
-def add_config_options(parser: argparse.ArgumentParser) -> None:
-    """CONFIG / --config, --seed, --backend and --set (repeatable)."""
-    add_config_argument(parser, "aapl | giles | spy | tsla")
+def add_config_options(
+    parser: argparse.ArgumentParser,
+    presets: str = "aapl | giles | spy | tsla",
+    backends: str = "auto,numpy,cupy",
+    set_help: str = "override any config key, e.g. --set mlmc.theta=0.5 (repeatable)",
+) -> None:
+    """CONFIG / --config (naming ``presets``), --seed, --backend (one of ``backends``) and
+    --set (repeatable) of every command that reads a config."""
+    add_config_argument(parser, presets)
     parser.add_argument("--seed", help="master seed (overrides run.seed)")
-    parser.add_argument("--backend", metavar="{auto,numpy,cupy}",
+    parser.add_argument("--backend", metavar=f"{{{backends}}}",
                         help="where batches run (overrides run.backend)")  # fmt: skip
     parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override any config key, e.g. --set mlmc.theta=0.5 (repeatable)",
+        "--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help=set_help
     )
 
 

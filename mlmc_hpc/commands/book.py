@@ -26,7 +26,7 @@ from ..parallel.roles import launch
 from ..pricing.book_run import run_book
 from ..pricing.rel_eps import resolve_book_rel_eps
 from .base import (
-    add_config_argument,
+    add_config_options,
     add_job_options,
     config_source,
     flag_overrides,
@@ -48,11 +48,11 @@ def add_parser(commands: Any) -> None:
         "book", help="price a book of contracts in one job",
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=BOOK_EXAMPLES,
     )  # fmt: skip
-    add_config_argument(book, "a book YAML with contracts: a list or a CSV file")
-    book.add_argument("--seed", help="master seed (overrides run.seed)")
-    book.add_argument("--backend", metavar="{auto,numpy,cupy}", help="overrides run.backend")
-    book.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                      help="override a shared key, e.g. --set mlmc.eps=0.005")  # fmt: skip
+    add_config_options(
+        book,
+        "a book YAML with contracts: a list or a CSV file",
+        set_help="override a shared key, e.g. --set mlmc.eps=0.005 (repeatable)",
+    )
     add_job_options(book, "book")
 
 

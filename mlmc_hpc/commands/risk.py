@@ -28,7 +28,7 @@ from ..parallel.roles import launch
 from ..pricing.risk import run_risk
 from ..render.risk import risk_progress_line, risk_summary, risk_summary_dict
 from .base import (
-    add_config_argument,
+    add_config_options,
     add_job_options,
     config_source,
     flag_overrides,
@@ -49,13 +49,13 @@ def add_parser(commands: Any) -> None:
         "risk", help="portfolio VaR and CVaR with confidence intervals",
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=RISK_EXAMPLES,
     )  # fmt: skip
-    add_config_argument(risk, "notebook_var")
-    risk.add_argument("--seed", help="master seed (overrides run.seed)")
-    risk.add_argument("--backend", metavar="{auto,numpy}", help="overrides run.backend")
+    add_config_options(
+        risk,
+        "notebook_var",
+        "auto,numpy",
+        "override a config key, e.g. --set risk.model=exact (repeatable)",
+    )
     risk.add_argument("--scenarios", help="a number, or auto (overrides risk.scenarios)")
-    example = "override a config key, e.g. --set risk.model=exact (repeatable)"
-    risk.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                      help=example)  # fmt: skip
     add_job_options(risk, "risk run")
     risk.add_argument("--plot", metavar="DIR", help="also draw the two panels into DIR (PNG)")
 
