@@ -88,8 +88,7 @@ def run_book(
         ended.add(index)
         return latest[index]
 
-    cadence = Cadence(CHECKPOINT_EVERY_S)
-    cadence.last = time.monotonic()  # the first save waits too: contracts have no state yet
+    cadence = Cadence(CHECKPOINT_EVERY_S, first_due=False)  # contracts have no state yet
 
     def before_round() -> None:  # the workers wait for a save: keep saves under ~5%
         if checkpoint_path:

@@ -28,14 +28,17 @@ class Cadence:
         every_s: float,
         factor: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        first_due: bool = True,
     ) -> None:
+        """``first_due=False``: the first chance waits ``every_s`` too, counted from now."""
         self.every_s, self.clock = every_s, clock
         self.factor = SAVE_SHARE_FACTOR if factor is None else factor
-        self.last: float | None = None  # when the last write ended
+        self.last: float | None = None if first_due else clock()  # when the last write ended
         self.last_cost = 0.0  # how long it took
 
     def due(self) -> bool:
-        """True for the first chance, then once ``max(every_s, factor d)`` has passed."""
+        """True for the first chance (unless ``first_due`` was False), then once
+        ``max(every_s, factor d)`` has passed since the last write."""
         if self.last is None:
             return True
         return self.clock() - self.last >= max(self.every_s, self.factor * self.last_cost)

@@ -34,3 +34,11 @@ def test_first_chance_writes_then_every_s_then_the_save_share():
 def test_a_cadence_that_is_always_due():
     cadence = Cadence(0.0, factor=0.0, clock=Clock())
     assert all(cadence.offer(lambda: None) for _ in range(5))
+
+
+def test_a_cadence_whose_first_chance_waits():
+    clock = Clock()
+    cadence = Cadence(5.0, factor=20.0, clock=clock, first_due=False)
+    assert not cadence.due()
+    clock.now += 5.0
+    assert cadence.offer(lambda: None)
