@@ -113,20 +113,29 @@ int main() {
 )
 
 
-def test_cuda_philox_code_matches_numpy_on_the_host(tmp_path):
+def build_host_harness(folder, harness: str, sources, seed: int | None = None):
+    """``harness`` (C++ that includes ``sources`` of mlmc_hpc/models/cuda) compiled with g++
+    in ``folder``, ROUND_KEYS defined as the seed's ``RoundKeys`` initialiser when a seed is
+    given; the executable's path. Skips the test without g++."""
     compiler = shutil.which("g++")
     if compiler is None:
         pytest.skip("g++ not found")
-    (tmp_path / "philox_normals.cuh").write_text(
-        (ROOT / "mlmc_hpc/models/cuda/philox_normals.cuh").read_text()
-    )
-    (tmp_path / "harness.cpp").write_text(HOST_HARNESS)
-    k0, k1 = (",".join(f"{k}u" for k in word) for word in round_keys(seed_key(123456789012345)))
-    keys = f"{{{{{k0}}}, {{{k1}}}}}"
-    subprocess.run([compiler, "-O1", f"-DROUND_KEYS={keys}", "-I", str(tmp_path),
-                    "-o", str(tmp_path / "harness"), str(tmp_path / "harness.cpp")],
+    for name in sources:
+        (folder / name).write_text((ROOT / "mlmc_hpc/models/cuda" / name).read_text())
+    (folder / "harness.cpp").write_text(harness)
+    defines = []
+    if seed is not None:
+        k0, k1 = (",".join(f"{k}u" for k in word) for word in round_keys(seed_key(seed)))
+        defines = [f"-DROUND_KEYS={{{{{k0}}}, {{{k1}}}}}"]
+    subprocess.run([compiler, "-O1", "-std=c++14", *defines, "-I", str(folder),
+                    "-o", str(folder / "harness"), str(folder / "harness.cpp")],
                    check=True)  # fmt: skip
-    output = subprocess.run([str(tmp_path / "harness")], capture_output=True, text=True, check=True)
+    return folder / "harness"
+
+
+def test_cuda_philox_code_matches_numpy_on_the_host(tmp_path):
+    harness = build_host_harness(tmp_path, HOST_HARNESS, ["philox_normals.cuh"], 123456789012345)
+    output = subprocess.run([str(harness)], capture_output=True, text=True, check=True)
     host = np.array(output.stdout.split(), dtype=float).reshape(3, 4)
     expected = stream_normals(123456789012345, 3, 5 + (1 << 32), np.arange(3), 4)
     np.testing.assert_allclose(host, expected, rtol=0, atol=1e-13)

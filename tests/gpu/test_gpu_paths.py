@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 import subprocess
 
 import numpy as np
@@ -24,7 +23,7 @@ from mlmc_hpc.models.cupy_paths import PATH_KERNELS, path_args, path_kernel
 from mlmc_hpc.models.paths import PathSampler
 from mlmc_hpc.models.philox import round_keys, seed_key
 from tests.gpu.path_reference import emulated_pairs, emulated_sums
-from tests.gpu.test_gpu_kernels import HOST_HARNESS, needs_gpu
+from tests.gpu.test_gpu_kernels import HOST_HARNESS, build_host_harness, needs_gpu
 from tests.helpers import ROOT, run_cli
 
 GILES = dict(S0=100.0, K=100.0, T=1.0, r=0.05, sigma=0.2)
@@ -103,16 +102,8 @@ int main(int argc, char **argv) {
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory):
-    compiler = shutil.which("g++")
-    if compiler is None:
-        pytest.skip("g++ not found")
     folder = tmp_path_factory.mktemp("path_harness")
-    for name in ("philox_normals.cuh", "path_payoffs.cu"):
-        (folder / name).write_text((ROOT / "mlmc_hpc/models/cuda" / name).read_text())
-    (folder / "harness.cpp").write_text(PATH_HARNESS)
-    subprocess.run([compiler, "-O1", "-std=c++14", "-I", str(folder), "-o", str(folder / "harness"),
-                    str(folder / "harness.cpp")], check=True)  # fmt: skip
-    return folder / "harness"
+    return build_host_harness(folder, PATH_HARNESS, ["philox_normals.cuh", "path_payoffs.cu"])
 
 
 def host_pairs(harness, option, M, level, batch, first, count):

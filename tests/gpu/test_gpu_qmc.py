@@ -9,7 +9,6 @@ beats Monte Carlo's variance. Tests marked ``gpu`` check the real kernel against
 from __future__ import annotations
 
 import math
-import shutil
 import subprocess
 
 import numpy as np
@@ -20,7 +19,6 @@ from mlmc_hpc.core.sums import COST, N_SUMS, PF1, PF2, Y1, Y2, Y3, Y4, LevelSums
 from mlmc_hpc.models.european import MilsteinGBMSampler
 from mlmc_hpc.models.gbm import milstein_factor
 from mlmc_hpc.models.options import make_payoff
-from mlmc_hpc.models.philox import round_keys, seed_key
 from mlmc_hpc.models.qmc_hash import (
     DIMS,
     HashQMCSampler,
@@ -32,7 +30,7 @@ from mlmc_hpc.models.qmc_hash import (
     sobol_bits,
 )
 from mlmc_hpc.models.qmc_sampler import QMCPathSampler, batch_id
-from tests.gpu.test_gpu_kernels import HOST_PRELUDE, needs_gpu
+from tests.gpu.test_gpu_kernels import HOST_PRELUDE, build_host_harness, needs_gpu
 from tests.helpers import ROOT
 
 OPTION = load_config(ROOT / "configs/aapl.yaml").option
@@ -135,16 +133,8 @@ CASES = [(2, 0), (2, 1), (2, 4), (2, 7), (3, 2), (3, 4)]  # 1, 2, 16, 128, 9, 81
 @pytest.fixture(scope="module")
 def host_runs(tmp_path_factory):
     """{(M, level, r): (bits, pf, pc)} of the device code compiled on the host, at POINTS."""
-    compiler = shutil.which("g++")
-    if compiler is None:
-        pytest.skip("g++ not found")
-    tmp = tmp_path_factory.mktemp("qmc_host")
-    for name in ("philox_normals.cuh", "qmc_sobol.cu"):
-        (tmp / name).write_text((CUDA / name).read_text())
-    (tmp / "harness.cpp").write_text(HOST_HARNESS)
-    k0, k1 = (",".join(f"{k}u" for k in word) for word in round_keys(seed_key(SEED)))
-    subprocess.run([compiler, "-O1", f"-DROUND_KEYS={{{{{k0}}}, {{{k1}}}}}", "-I", str(tmp),
-                    "-o", str(tmp / "harness"), str(tmp / "harness.cpp")], check=True)  # fmt: skip
+    folder = tmp_path_factory.mktemp("qmc_host")
+    harness = build_host_harness(folder, HOST_HARNESS, ["philox_normals.cuh", "qmc_sobol.cu"], SEED)
     a, b = make_payoff(OPTION).linear_part
     lines = [" ".join(str(int(x)) for x in direction_numbers().ravel())]
     for M, level in CASES:
@@ -155,7 +145,7 @@ def host_runs(tmp_path_factory):
                    math.sqrt(h), math.sqrt(steps * h))  # fmt: skip
         lines.append(" ".join(f"{x!r}" for x in doubles) + f" {steps} {M if level else 0} "
                      f"{level} {r} {len(POINTS)} " + " ".join(str(int(i)) for i in POINTS))  # fmt: skip
-    done = subprocess.run([str(tmp / "harness")], input="\n".join(lines) + "\n",
+    done = subprocess.run([str(harness)], input="\n".join(lines) + "\n",
                           capture_output=True, text=True, check=True)  # fmt: skip
     rows = iter(done.stdout.splitlines())
     runs = {}
