@@ -96,7 +96,7 @@ def path_args(option: OptionSpec, M: int, level: int) -> PathArgs:
 class CupyPathSampler(CupyLevelSampler):
     """Sums of Y = Pf - Pc for n coupled samples of a path-dependent option on one level."""
 
-    kernels_used = (*PATH_KERNELS, "reduce_partials")
+    kernels_used = PATH_KERNELS
 
     def __init__(self, option: OptionSpec, M: int, seed: int) -> None:
         self.kernel = path_kernel(option)

@@ -37,7 +37,7 @@ from .qmc_sampler import split_id
 class CupyQMCSampler(CupyLevelSampler):
     """Sums of Y = Pf - Pc over a range of one randomisation's points (module docstring)."""
 
-    kernels_used = ("qmc_sobol", "reduce_partials")
+    kernels_used = ("qmc_sobol",)
 
     def __init__(self, option: OptionSpec, M: int, seed: int) -> None:
         import cupy

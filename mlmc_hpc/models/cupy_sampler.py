@@ -104,12 +104,12 @@ def device_label(device_id: int) -> str:
 class CupyLevelSampler:
     """What every CuPy level sampler shares: the compiled module, the key, the buffers, and
     :meth:`sample_many` (launch a group of batches, synchronise once). A subclass names its
-    ``kernels`` and queues one batch in :meth:`launch`: its kernel writes one row of
+    ``kernels_used`` and queues one batch in :meth:`launch`: its kernel writes one row of
     N_OUT = 6 partial sums (Y, Y^2, Y^3, Y^4, Pf, Pf^2) per block into ``self.partials``,
     then :meth:`reduce_into` adds them in a fixed order."""
 
     max_group = MAX_GROUP  # executors hand this many batches to sample_many at once
-    kernels_used: tuple[str, ...] = ("reduce_partials",)
+    kernels_used: tuple[str, ...] = ()  # a subclass's kernels (reduce_partials always comes)
 
     def __init__(self, option: OptionSpec, M: int, seed: int) -> None:
         import cupy
@@ -122,7 +122,8 @@ class CupyLevelSampler:
         self.device_id = cupy.cuda.Device().id
         self.device = device_label(self.device_id)
         module = compiled_module(self.device_id)
-        self.kernels = {name: module.get_function(name) for name in self.kernels_used}
+        names = (*self.kernels_used, "reduce_partials")
+        self.kernels = {name: module.get_function(name) for name in names}
         self.partials = cupy.empty((MAX_BLOCKS, 6), dtype=cupy.float64)
         self.out = cupy.empty((MAX_GROUP, 6), dtype=cupy.float64)
         self.events = (cupy.cuda.Event(), cupy.cuda.Event())
