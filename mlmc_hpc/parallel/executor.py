@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -60,19 +60,20 @@ def timed_batches(sampler: Sampler, tasks: Sequence[Task]) -> list[tuple[np.ndar
     return [(sums, float(edges[k]), float(edges[k + 1])) for k, sums in enumerate(results)]
 
 
-def group_size(sampler: Sampler) -> int:
-    """Batches handed to the sampler at once: its ``max_group`` (1 unless it has one)."""
-    return max(1, int(getattr(sampler, "max_group", 1)))
+def groups(sampler: Sampler, tasks: Sequence[Task]) -> Iterator[Sequence[Task]]:
+    """Consecutive groups of the tasks, as many as the sampler takes at once: its
+    ``max_group`` (one task at a time unless it has one)."""
+    size = max(1, int(getattr(sampler, "max_group", 1)))
+    for first in range(0, len(tasks), size):
+        yield tasks[first : first + size]
 
 
 def compute_tasks(sampler: Sampler, tasks: Sequence[Task]) -> list[np.ndarray]:
     """Each batch's result followed by its trailer (level, batch, start, end, seconds), start
-    and end in seconds since the epoch; groups of :func:`group_size` at once."""
+    and end in seconds since the epoch; a group of :func:`groups` at a time."""
     results: list[np.ndarray] = []
     epoch = time.time() - time.perf_counter()
-    size = group_size(sampler)
-    for first in range(0, len(tasks), size):
-        group = tasks[first : first + size]
+    for group in groups(sampler, tasks):
         for t, (sums, start, end) in zip(group, timed_batches(sampler, group), strict=True):
             trailer = (t.level, t.batch, start + epoch, end + epoch, end - start)
             results.append(np.concatenate([sums, trailer]))
@@ -253,16 +254,14 @@ class SerialExecutor(BatchExecutor):
         self.seed = getattr(sampler, "seed", None)
 
     def run_tasks(self, tasks: list[Task]) -> list[Outcome]:
-        """The tasks in turn, in groups of :func:`group_size` (one for a CPU sampler); a
-        stop request is checked before each group."""
+        """The tasks in turn, in :func:`groups` (one task each for a CPU sampler); a stop
+        request is checked before each group."""
         outcomes: list[Outcome] = []
         self._begin(tasks)
-        size = group_size(self.sampler)
-        for first in range(0, len(tasks), size):
+        for group in groups(self.sampler, tasks):
             reason = self.stop_reason()
             if reason:
                 raise StoppedEarlyError(reason, outcomes)
-            group = tasks[first : first + size]
             try:
                 timed = timed_batches(self.sampler, group)
             except MemoryError:

@@ -16,7 +16,7 @@ from mlmc_hpc.parallel.executor import (
     SerialExecutor,
     StoppedEarlyError,
     compute_tasks,
-    group_size,
+    groups,
     timed_batches,
 )
 from mlmc_hpc.parallel.planning import Task
@@ -99,5 +99,6 @@ def test_worker_results_carry_a_trailer_per_batch():
 
 
 def test_samplers_without_a_group_call_get_one_batch_at_a_time():
-    assert group_size(MilsteinGBMSampler(OPTION, 2, 1)) == 1
-    assert group_size(Grouped()) == 3
+    tasks = [Task(0, b, 10) for b in range(7)]
+    assert [len(g) for g in groups(MilsteinGBMSampler(OPTION, 2, 1), tasks)] == [1] * 7
+    assert [len(g) for g in groups(Grouped(), tasks)] == [3, 3, 1]
